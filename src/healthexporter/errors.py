@@ -54,7 +54,9 @@ class RateLimitedError(GitHubError):
 
     reason = "rate_limited"
 
-    def __init__(self, message: str, *, retry_at: float | None = None, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_at: float | None = None, status: int | None = None
+    ) -> None:
         self.retry_at = retry_at  # epoch seconds when GitHub said it is worth retrying
         super().__init__(message, status=status)
 

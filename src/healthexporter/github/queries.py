@@ -32,7 +32,9 @@ _ACTOR = "{ __typename login }"
 _TIMELINE_NODE = f"""
           __typename
           ... on IssueComment {{ id createdAt authorAssociation author {_ACTOR} }}
-          ... on PullRequestReview {{ id createdAt submittedAt state authorAssociation author {_ACTOR} }}
+          ... on PullRequestReview {{
+            id createdAt submittedAt state authorAssociation author {_ACTOR}
+          }}
           ... on ReadyForReviewEvent {{ id createdAt actor {_ACTOR} }}
           ... on ConvertToDraftEvent {{ id createdAt actor {_ACTOR} }}
           ... on ClosedEvent {{ id createdAt actor {_ACTOR} }}

@@ -1,0 +1,710 @@
+"""Sync: bring the store up to date with GitHub for one repository, spending as little of the
+rate limit as possible.
+
+Per repository and stream (pull requests, issues, releases, tags, commits):
+
+- **Probe first.** Three conditional REST requests (repository, newest-updated issue/PR, newest
+  release) carry the ETags of the last successful sync. GitHub answers 304 to an unchanged
+  resource and does not charge it ("Best practices for using the REST API"), so an unchanged
+  repository costs no point and no request of the primary limit. New ETags are stored only after
+  the streams they guard were synced, so a crash never hides a change.
+- **Backfill** walks all history in GraphQL pages of up to 100 items with their timeline nested
+  (``queries.py``). Each page is written in one store transaction together with the cursor to
+  continue from, so a sync killed at any moment resumes from the last stored page.
+- **Incremental polls** fetch only what changed since the stored watermark, minus an overlap for
+  clock skew: issues through ``filterBy.since``; pull requests (which have no such filter) by
+  paging ``UPDATED_AT DESC`` until the watermark; timelines through ``since``.
+- **Reconcile**: every ``reconcile_interval`` a full pass with a new generation; rows it does not
+  see (deleted or transferred items) are swept.
+- The first response must be found even when the first timeline page is all bots or the author:
+  such an item is paged further, that item only, before its page is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from healthexporter.clock import Clock, SystemClock
+from healthexporter.errors import GitHubError, HealthExporterError, NotFoundError, StoreError
+from healthexporter.github import parse, queries
+from healthexporter.model import (
+    Activity,
+    ActivityKind,
+    Actor,
+    ActorKind,
+    Item,
+    ItemKind,
+    SyncReport,
+)
+from healthexporter.progress import NoProgress, Progress
+from healthexporter.store import CachedResponse, PassKind, Store, Stream, StreamState
+
+log = logging.getLogger("healthexporter.sync")
+
+MAINTAINER_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BotCheck(Protocol):
+    def is_bot(self, login: str | None, kind: ActorKind) -> bool: ...
+
+
+class GraphQLResult(Protocol):
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def errors(self) -> list[dict[str, Any]]: ...
+    @property
+    def cost(self) -> int | None: ...
+
+
+class RestResult(Protocol):
+    @property
+    def status(self) -> int: ...
+    @property
+    def body(self) -> Any: ...
+    @property
+    def etag(self) -> str | None: ...
+    @property
+    def next_url(self) -> str | None: ...
+    @property
+    def not_modified(self) -> bool: ...
+
+
+class GitHubAPI(Protocol):
+    """What sync needs of ``GitHubClient`` (a Protocol so sync stays testable and typed)."""
+
+    def graphql(self, query: str, variables: Mapping[str, Any]) -> GraphQLResult: ...
+
+    def rest_get(
+        self, url_or_path: str, *, params: Mapping[str, str] | None = None, etag: str | None = None
+    ) -> RestResult: ...
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    page_size: int = 100
+    timeline_page_size: int = 100
+    overlap: timedelta = timedelta(minutes=5)
+    reconcile_interval: timedelta = timedelta(days=7)
+    profile_refresh: timedelta = timedelta(days=30)
+    maintainers: frozenset[str] = frozenset()  # lower-cased logins that always count as responders
+    max_timeline_pages: int = 50  # per item, a bound on paging for a first response
+
+
+@dataclass(frozen=True)
+class OrgSelection:
+    """Which repositories of an organization to sync (glob patterns on the repository name)."""
+
+    org: str
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+    archived: bool = False
+    forks: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    project: str
+    repository: str  # owner/name
+
+
+@dataclass
+class _Tally:
+    """Requests and points one repository's sync spent, and what it stored."""
+
+    requests: int = 0
+    points: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, what: str, n: int) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+
+class RepositorySync:
+    """Syncs one repository. Not thread-safe itself; the Syncer runs one per worker."""
+
+    def __init__(
+        self,
+        client: GitHubAPI,
+        store: Store,
+        bots: BotCheck,
+        settings: SyncSettings,
+        *,
+        clock: Clock,
+        progress: Progress,
+        project: str,
+        repository: str,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.bots = bots
+        self.settings = settings
+        self.clock = clock
+        self.progress = progress
+        self.project = project
+        self.repository = repository
+        self.owner, self.name = repository.split("/", 1)
+        self.tally = _Tally()
+        self._pending_etags: list[CachedResponse] = []
+
+    # --- GitHub calls, counted ---------------------------------------------------------------
+    def _graphql(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        result = self.client.graphql(query, {"owner": self.owner, "name": self.name, **variables})
+        self.tally.requests += 1
+        self.tally.points += result.cost or 0
+        for error in result.errors:
+            if error.get("type") == "NOT_FOUND":
+                raise NotFoundError(f"{self.repository}: {error.get('message', 'not found')}")
+        data = result.data
+        if data.get("repository") is None:
+            raise NotFoundError(f"{self.repository}: repository not found")
+        repository: dict[str, Any] = data["repository"]
+        return repository
+
+    def _probe(self, path: str, params: Mapping[str, str] | None = None) -> tuple[bool, Any]:
+        """A conditional GET; returns (changed, body). The new ETag is kept pending until the
+        streams it guards are stored (see ``_commit_probes``)."""
+        key = path + (
+            "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items())) if params else ""
+        )
+        cached = self.store.cached_response(key)
+        response = self.client.rest_get(path, params=params, etag=cached.etag if cached else None)
+        self.tally.requests += 1
+        if response.not_modified and cached is not None:
+            return False, cached.body
+        if response.etag:
+            self._pending_etags.append(CachedResponse(key, response.etag, response.body))
+        return True, response.body
+
+    def _commit_probes(self) -> None:
+        for entry in self._pending_etags:
+            self.store.save_cached_response(entry)
+        self._pending_etags.clear()
+
+    # --- the whole repository ----------------------------------------------------------------
+    def run(self) -> SyncReport:
+        started = time.monotonic()
+        errors: list[str] = []
+        reason: str | None = None
+        try:
+            self._run()
+        except GitHubError as exc:
+            reason, errors = exc.reason, [str(exc)]
+        except StoreError as exc:
+            reason, errors = "store", [str(exc)]
+        except HealthExporterError as exc:
+            reason, errors = "error", [str(exc)]
+        report = SyncReport(
+            repository=self.repository,
+            project=self.project,
+            ok=reason is None,
+            items=self.tally.counts.get("items", 0),
+            releases=self.tally.counts.get("releases", 0),
+            tags=self.tally.counts.get("tags", 0),
+            commits=self.tally.counts.get("commits", 0),
+            requests=self.tally.requests,
+            points=self.tally.points,
+            duration_seconds=round(time.monotonic() - started, 3),
+            errors=tuple(errors),
+            error_reason=reason,
+        )
+        try:
+            self.store.save_sync_report(report, self.clock.now())
+        except StoreError:
+            log.exception("could not record the sync report of %s", self.repository)
+        return report
+
+    def _run(self) -> None:
+        repo_path = f"/repos/{quote(self.owner)}/{quote(self.name)}"
+        repo_changed, repo_body = self._probe(repo_path)
+        if repo_changed:
+            info = parse.parse_repository_rest(repo_body)
+            if info.full_name.lower() != self.repository.lower():
+                log.warning("%s was renamed to %s on GitHub", self.repository, info.full_name)
+            # Keep the configured name as the key, so history stays in one place.
+            self.store.save_repository(self.project, replace(info, full_name=self.repository))
+        issues_changed, _ = self._probe(
+            f"{repo_path}/issues",
+            {"state": "all", "sort": "updated", "direction": "desc", "per_page": "1"},
+        )
+        releases_changed, _ = self._probe(f"{repo_path}/releases", {"per_page": "1"})
+        is_empty = bool(repo_body.get("size") == 0 or not repo_body.get("pushed_at"))
+
+        due = self._due_streams(repo_changed, issues_changed, releases_changed, is_empty)
+        for stream in due:
+            if stream in (Stream.PULL_REQUESTS, Stream.ISSUES):
+                self._sync_items(stream)
+            elif stream is Stream.COMMITS:
+                self._sync_commits()
+            else:
+                self._sync_refs(stream)
+        self._commit_probes()
+
+    def _due_streams(
+        self, repo_changed: bool, issues_changed: bool, releases_changed: bool, is_empty: bool
+    ) -> list[Stream]:
+        """Streams that changed, have an unfinished pass, or are due for a reconcile."""
+        changed = {
+            Stream.PULL_REQUESTS: issues_changed,
+            Stream.ISSUES: issues_changed,
+            Stream.RELEASES: releases_changed,
+            Stream.TAGS: repo_changed and not is_empty,
+            Stream.COMMITS: repo_changed and not is_empty,
+        }
+        now = self.clock.now()
+        due = []
+        for stream, has_changed in changed.items():
+            state = self.store.stream_state(self.repository, stream)
+            reconcile_due = state.last_full_pass_at is not None and (
+                now - state.last_full_pass_at >= self.settings.reconcile_interval
+            )
+            if (
+                has_changed
+                or state.pass_kind is not None
+                or reconcile_due
+                or state.watermark is None
+            ):
+                if stream in (Stream.TAGS, Stream.COMMITS) and is_empty:
+                    continue
+                due.append(stream)
+        return due
+
+    def _start_pass_if_needed(self, state: StreamState) -> StreamState:
+        """Begin a backfill (nothing stored yet) or a reconcile (interval elapsed)."""
+        if state.pass_kind is not None:
+            return state  # resume the unfinished pass from its cursor
+        now = self.clock.now()
+        if state.watermark is None:
+            kind = PassKind.BACKFILL
+        elif (
+            state.last_full_pass_at is None
+            or now - state.last_full_pass_at >= self.settings.reconcile_interval
+        ):
+            kind = PassKind.RECONCILE
+        else:
+            return state
+        return replace(
+            state,
+            pass_kind=kind,
+            pass_cursor=None,
+            pass_high_water=None,
+            generation=state.generation + 1,
+        )
+
+    def _finish_pass(self, state: StreamState) -> StreamState:
+        swept = self.store.sweep(self.repository, state.stream, state.generation)
+        if swept:
+            log.info(
+                "%s %s: removed %d rows GitHub no longer has", self.repository, state.stream, swept
+            )
+        done = replace(
+            state,
+            watermark=state.pass_high_water or state.watermark or EPOCH,
+            pass_kind=None,
+            pass_cursor=None,
+            pass_high_water=None,
+            last_full_pass_at=self.clock.now(),
+        )
+        self.store.save_stream_state(done)
+        return done
+
+    # --- pull requests and issues ------------------------------------------------------------
+    def _sync_items(self, stream: Stream) -> None:
+        kind = ItemKind.PULL_REQUEST if stream is Stream.PULL_REQUESTS else ItemKind.ISSUE
+        query = queries.PULL_REQUESTS if kind is ItemKind.PULL_REQUEST else queries.ISSUES
+        field_name = "pullRequests" if kind is ItemKind.PULL_REQUEST else "issues"
+        state = self._start_pass_if_needed(self.store.stream_state(self.repository, stream))
+        label = f"{self.repository} {stream.value}"
+        done = 0
+        if state.pass_kind is not None:
+            cursor = state.pass_cursor
+            while True:
+                connection = self._graphql(
+                    query,
+                    {
+                        "first": self.settings.page_size,
+                        "after": cursor,
+                        "since": None,
+                        "timelineFirst": self.settings.timeline_page_size,
+                    },
+                )[field_name]
+                items = [
+                    self._complete(parse.parse_item(self.repository, kind, n))
+                    for n in connection["nodes"]
+                ]
+                high_water = state.pass_high_water
+                if high_water is None and items:
+                    high_water = max(i.updated_at for i in items)
+                page_info = connection["pageInfo"]
+                cursor = page_info["endCursor"] if page_info["hasNextPage"] else None
+                state = replace(state, pass_cursor=cursor, pass_high_water=high_water)
+                if cursor is None:
+                    high_water = high_water or EPOCH
+                    state = replace(state, pass_high_water=high_water)
+                self.store.save_items(items, state)
+                done += len(items)
+                self.tally.add("items", len(items))
+                self.progress.update(label, done, connection.get("totalCount"), self.tally.points)
+                if cursor is None:
+                    break
+            self._finish_pass(state)
+            self.progress.finish(label)
+            return
+        self._poll_items(state, kind, query, field_name)
+
+    def _poll_items(self, state: StreamState, kind: ItemKind, query: str, field_name: str) -> None:
+        """Fetch items updated since the watermark (minus the overlap), newest first."""
+        assert state.watermark is not None
+        since = state.watermark - self.settings.overlap
+        since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        newest = state.watermark
+        cursor: str | None = None
+        while True:
+            connection = self._graphql(
+                query,
+                {
+                    "first": self.settings.page_size,
+                    "after": cursor,
+                    "since": since_text,
+                    "timelineFirst": self.settings.timeline_page_size,
+                },
+            )[field_name]
+            fresh: list[Item] = []
+            reached_old = False
+            for node in connection["nodes"]:
+                item = parse.parse_item(self.repository, kind, node)
+                if item.updated_at < since:
+                    reached_old = True  # pull requests have no `since` filter: stop here
+                    break
+                fresh.append(self._merge_polled(item))
+            if fresh:
+                newest = max(newest, *(i.updated_at for i in fresh))
+                self.store.save_items(fresh, state)
+                self.tally.add("items", len(fresh))
+            page_info = connection["pageInfo"]
+            if reached_old or not page_info["hasNextPage"]:
+                break
+            cursor = page_info["endCursor"]
+        self.store.save_stream_state(replace(state, watermark=newest))
+
+    def _merge_polled(self, item: Item) -> Item:
+        """An item fetched with a ``since``-filtered timeline: its activities are only the new
+        ones (the store merges them). If even the new ones did not fit in a page, the
+        item's whole timeline is fetched again from the start."""
+        if item.activity_cursor is not None:
+            return self._complete(replace(item, activities=(), activity_cursor=None), restart=True)
+        # The new activities all fit; older ones not stored before stay not stored (their item
+        # was settled when it was fetched, and new activity cannot unsettle it).
+        stored = self.store.item(self.repository, item.number)
+        return replace(item, activity_cursor=stored.activity_cursor if stored is not None else None)
+
+    # --- first response beyond the first timeline page ----------------------------------------
+    def _settled(self, item: Item, activities: Sequence[Activity]) -> bool:
+        """True when the stored timeline already holds every activity that could be the first
+        response under any responder policy: a non-author, non-bot maintainer's comment,
+        submitted review, close or merge after the (last) ready-for-review. Drafts have no clock
+        yet. This is stricter than any single policy, so it never stops paging too early."""
+        if item.is_draft:
+            return True
+        start = item.created_at
+        for activity in activities:
+            if activity.kind is ActivityKind.READY_FOR_REVIEW:
+                start = max(start, activity.at)
+        for activity in activities:
+            if activity.at < start or not self._responds(item.author, activity):
+                continue
+            if activity.kind in (ActivityKind.CLOSED, ActivityKind.MERGED):
+                return True
+            if activity.association in MAINTAINER_ASSOCIATIONS:
+                return True
+            if (activity.actor.login or "").lower() in self.settings.maintainers:
+                return True
+        return False
+
+    def _responds(self, author: Actor, activity: Activity) -> bool:
+        if activity.kind not in (
+            ActivityKind.COMMENT,
+            ActivityKind.REVIEW,
+            ActivityKind.CLOSED,
+            ActivityKind.MERGED,
+        ):
+            return False
+        if activity.kind is ActivityKind.REVIEW and activity.review_state == "PENDING":
+            return False
+        actor = activity.actor
+        if actor.login is None or self.bots.is_bot(actor.login, actor.kind):
+            return False
+        return author.login is None or actor.login.lower() != author.login.lower()
+
+    def _complete(self, item: Item, *, restart: bool = False) -> Item:
+        """Page through this item's timeline until its first response is settled or the
+        timeline ends (bounded by ``max_timeline_pages``)."""
+        if item.activity_cursor is None and not restart:
+            return item
+        activities = list(item.activities)
+        cursor = None if restart else item.activity_cursor
+        query, field_name = (
+            (queries.PULL_REQUEST_TIMELINE, "pullRequest")
+            if item.kind is ItemKind.PULL_REQUEST
+            else (queries.ISSUE_TIMELINE, "issue")
+        )
+        for _ in range(self.settings.max_timeline_pages):
+            if not restart and self._settled(item, activities):
+                break
+            restart = False
+            node = self._graphql(query, {"number": item.number, "after": cursor})[field_name]
+            if node is None:
+                break
+            more, cursor = parse.parse_timeline(node["timelineItems"])
+            activities.extend(more)
+            if cursor is None:
+                break
+        unique = {a.id: a for a in activities}
+        return replace(
+            item,
+            activities=tuple(sorted(unique.values(), key=lambda a: (a.at, a.id))),
+            activity_cursor=cursor,
+        )
+
+    # --- releases and tags -------------------------------------------------------------------
+    def _sync_refs(self, stream: Stream) -> None:
+        """Releases and tags: newest first; a full pass on backfill/reconcile, otherwise stop
+        at the first page that holds nothing new (both lists are short and rarely edited; the
+        reconcile catches edits and deletions)."""
+        state = self._start_pass_if_needed(self.store.stream_state(self.repository, stream))
+        full_pass = state.pass_kind is not None
+        if stream is Stream.RELEASES:
+            query, field_name = queries.RELEASES, "releases"
+            known: set[object] = set(self.store.releases(self.repository))
+        else:
+            query, field_name = queries.TAGS, "refs"
+            known = set(self.store.tags(self.repository))
+        cursor = state.pass_cursor if full_pass else None
+        while True:
+            connection = self._graphql(query, {"first": self.settings.page_size, "after": cursor})[
+                field_name
+            ]
+            if stream is Stream.RELEASES:
+                rows: list[Any] = [
+                    parse.parse_release(self.repository, n) for n in connection["nodes"]
+                ]
+            else:
+                parsed = (parse.parse_tag(self.repository, n) for n in connection["nodes"])
+                rows = [t for t in parsed if t is not None]
+            new = [row for row in rows if row not in known]
+            page_info = connection["pageInfo"]
+            cursor = page_info["endCursor"] if page_info["hasNextPage"] else None
+            if full_pass:
+                state = replace(state, pass_cursor=cursor)
+            to_save = rows if full_pass else new
+            if stream is Stream.RELEASES:
+                self.store.save_releases(to_save, state)
+            else:
+                self.store.save_tags(to_save, state)
+            self.tally.add(stream.value, len(to_save))
+            if cursor is None or (not full_pass and not new):
+                break
+        if full_pass:
+            self._finish_pass(replace(state, pass_high_water=self.clock.now()))
+
+    # --- commits -----------------------------------------------------------------------------
+    def _sync_commits(self) -> None:
+        state = self._start_pass_if_needed(self.store.stream_state(self.repository, Stream.COMMITS))
+        full_pass = state.pass_kind is not None
+        cursor = state.pass_cursor if full_pass else None
+        since = None
+        if not full_pass:
+            assert state.watermark is not None
+            since = (state.watermark - self.settings.overlap).strftime("%Y-%m-%dT%H:%M:%SZ")
+        newest = state.pass_high_water if full_pass else state.watermark
+        label = f"{self.repository} commits"
+        done = 0
+        while True:
+            repository = self._graphql(
+                queries.COMMITS, {"first": self.settings.page_size, "after": cursor, "since": since}
+            )
+            target = (repository.get("defaultBranchRef") or {}).get("target") or {}
+            history = target.get("history")
+            if history is None:
+                break  # empty repository
+            commits = [parse.parse_commit(self.repository, n) for n in history["nodes"]]
+            if commits:
+                page_newest = max(c.committed_at for c in commits)
+                newest = page_newest if newest is None else max(newest, page_newest)
+            page_info = history["pageInfo"]
+            cursor = page_info["endCursor"] if page_info["hasNextPage"] else None
+            if full_pass:
+                # the watermark a pass leaves is the newest commit of its first page
+                state = replace(state, pass_cursor=cursor, pass_high_water=newest)
+            self.store.save_commits(commits, state)
+            done += len(commits)
+            self.tally.add("commits", len(commits))
+            self.progress.update(label, done, history.get("totalCount"), self.tally.points)
+            if cursor is None:
+                break
+        self.progress.finish(label)
+        if full_pass:
+            self._finish_pass(replace(state, pass_high_water=newest or EPOCH))
+        else:
+            self.store.save_stream_state(replace(state, watermark=newest or state.watermark))
+
+
+def fetch_profiles(
+    client: GitHubAPI, store: Store, *, clock: Clock, refresh: timedelta, limit: int = 1000
+) -> tuple[int, int, int]:
+    """Fetch the profile (company) of logins that have none or a stale one, 100 per request.
+    Returns (users, requests, points)."""
+    logins = store.logins_needing_profile(clock.now() - refresh, limit)
+    requests = points = 0
+    for start in range(0, len(logins), 100):
+        batch = logins[start : start + 100]
+        result = client.graphql(
+            queries.users_query(len(batch)), {f"l{i}": login for i, login in enumerate(batch)}
+        )
+        requests += 1
+        points += result.cost or 0
+        now = clock.now()
+        store.save_users(
+            [
+                parse.parse_user(login, result.data.get(f"u{i}"), now)
+                for i, login in enumerate(batch)
+            ]
+        )
+    return len(logins), requests, points
+
+
+def expand_org(client: GitHubAPI, store: Store, selection: OrgSelection) -> list[str]:
+    """The org's repositories that match the selection, via ``GET /orgs/{org}/repos`` with
+    conditional requests page by page (an unchanged org costs nothing)."""
+    from fnmatch import fnmatchcase
+
+    names: list[str] = []
+    url: str | None = f"/orgs/{quote(selection.org)}/repos"
+    params: dict[str, str] | None = {"type": "all", "per_page": "100"}
+    while url is not None:
+        key = url + ("?type=all&per_page=100" if params else "")
+        cached = store.cached_response(key)
+        response = client.rest_get(url, params=params, etag=cached.etag if cached else None)
+        if response.not_modified and cached is not None:
+            body, next_url = cached.body["repos"], cached.body["next"]
+        else:
+            body = [
+                {
+                    "full_name": r["full_name"],
+                    "name": r["name"],
+                    "archived": r.get("archived", False),
+                    "fork": r.get("fork", False),
+                }
+                for r in response.body
+            ]
+            next_url = response.next_url
+            if response.etag:
+                store.save_cached_response(
+                    CachedResponse(key, response.etag, {"repos": body, "next": next_url})
+                )
+        for repo in body:
+            if repo["archived"] and not selection.archived:
+                continue
+            if repo["fork"] and not selection.forks:
+                continue
+            name = str(repo["name"])
+            if not any(fnmatchcase(name.lower(), p.lower()) for p in selection.include):
+                continue
+            if any(fnmatchcase(name.lower(), p.lower()) for p in selection.exclude):
+                continue
+            names.append(str(repo["full_name"]))
+        url, params = next_url, None
+    return names
+
+
+class Syncer:
+    """Syncs many repositories concurrently (bounded by the client's per-token concurrency)."""
+
+    def __init__(
+        self,
+        client: GitHubAPI,
+        store: Store,
+        bots: BotCheck,
+        settings: SyncSettings | None = None,
+        *,
+        clock: Clock | None = None,
+        progress: Progress | None = None,
+        max_workers: int = 4,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.bots = bots
+        self.settings = settings or SyncSettings()
+        self.clock = clock or SystemClock()
+        self.progress = progress or NoProgress()
+        self.max_workers = max_workers
+
+    def targets(
+        self, repositories: Iterable[Target], orgs: Iterable[tuple[str, OrgSelection]]
+    ) -> tuple[list[Target], list[SyncReport]]:
+        """Explicit repositories plus expanded orgs, de-duplicated (case-insensitive). An org
+        that fails to expand is reported and the rest go on."""
+        seen: set[str] = set()
+        out: list[Target] = []
+        failures: list[SyncReport] = []
+        for target in repositories:
+            if target.repository.lower() not in seen:
+                seen.add(target.repository.lower())
+                out.append(target)
+        for project, selection in orgs:
+            try:
+                names = expand_org(self.client, self.store, selection)
+            except GitHubError as exc:
+                failures.append(
+                    SyncReport(
+                        repository=f"{selection.org}/*",
+                        project=project,
+                        ok=False,
+                        errors=(str(exc),),
+                        error_reason=exc.reason,
+                    )
+                )
+                continue
+            for name in names:
+                if name.lower() not in seen:
+                    seen.add(name.lower())
+                    out.append(Target(project, name))
+        return out, failures
+
+    def sync_repository(self, target: Target) -> SyncReport:
+        return RepositorySync(
+            self.client,
+            self.store,
+            self.bots,
+            self.settings,
+            clock=self.clock,
+            progress=self.progress,
+            project=target.project,
+            repository=target.repository,
+        ).run()
+
+    def sync_all(
+        self, targets: Sequence[Target], on_report: Callable[[SyncReport], None] | None = None
+    ) -> list[SyncReport]:
+        reports: list[SyncReport] = []
+        with ThreadPoolExecutor(
+            max_workers=max(1, self.max_workers), thread_name_prefix="sync"
+        ) as pool:
+            for report in pool.map(self.sync_repository, targets):
+                reports.append(report)
+                if on_report is not None:
+                    on_report(report)
+        return reports
+
+    def sync_profiles(self) -> tuple[int, int, int]:
+        return fetch_profiles(
+            self.client, self.store, clock=self.clock, refresh=self.settings.profile_refresh
+        )
