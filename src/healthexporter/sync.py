@@ -32,7 +32,14 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from healthexporter.clock import Clock, SystemClock
-from healthexporter.errors import GitHubError, HealthExporterError, NotFoundError, StoreError
+from healthexporter.errors import (
+    GitHubError,
+    GraphQLError,
+    HealthExporterError,
+    NotFoundError,
+    StoreError,
+    TransientError,
+)
 from healthexporter.github import parse, queries
 from healthexporter.model import (
     Activity,
@@ -153,21 +160,55 @@ class RepositorySync:
         self.repository = repository
         self.owner, self.name = repository.split("/", 1)
         self.tally = _Tally()
+        self.page_size = settings.page_size
+        self.timeline_size = settings.timeline_page_size
         self._pending_etags: list[CachedResponse] = []
 
     # --- GitHub calls, counted ---------------------------------------------------------------
     def _graphql(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
-        result = self.client.graphql(query, {"owner": self.owner, "name": self.name, **variables})
-        self.tally.requests += 1
-        self.tally.points += result.cost or 0
-        for error in result.errors:
-            if error.get("type") == "NOT_FOUND":
-                raise NotFoundError(f"{self.repository}: {error.get('message', 'not found')}")
-        data = result.data
-        if data.get("repository") is None:
-            raise NotFoundError(f"{self.repository}: repository not found")
-        repository: dict[str, Any] = data["repository"]
-        return repository
+        """One GraphQL request for this repository, returning ``data.repository``.
+
+        - A query GitHub killed after 10 s (502/504 that persisted through the client's retries)
+          is retried with half the page size (GitHub: "shrink the page"), down to 10 items.
+        - Partial errors (``data`` *and* ``errors``, other than NOT_FOUND) are retried twice;
+          a page is never stored from partial data.
+        """
+        variables = dict(variables)
+        partial_tries = 0
+        while True:
+            try:
+                result = self.client.graphql(
+                    query, {"owner": self.owner, "name": self.name, **variables}
+                )
+            except TransientError as exc:
+                if exc.status not in (502, 504) or "first" not in variables or self.page_size <= 10:
+                    raise
+                self.page_size = max(10, self.page_size // 2)
+                self.timeline_size = max(10, self.timeline_size // 2)
+                log.warning(
+                    "%s: GitHub timed out; page size now %d", self.repository, self.page_size
+                )
+                variables["first"] = self.page_size
+                if "timelineFirst" in variables:
+                    variables["timelineFirst"] = self.timeline_size
+                continue
+            finally:
+                self.tally.requests += 1
+            self.tally.points += result.cost or 0
+            for error in result.errors:
+                if error.get("type") == "NOT_FOUND":
+                    raise NotFoundError(f"{self.repository}: {error.get('message', 'not found')}")
+            if result.errors:
+                partial_tries += 1
+                if partial_tries <= 2:
+                    log.warning("%s: GitHub answered with errors; retrying", self.repository)
+                    continue
+                messages = "; ".join(str(e.get("message", e)) for e in result.errors[:3])
+                raise GraphQLError(f"{self.repository}: {messages}", errors=result.errors)
+            repository = result.data.get("repository")
+            if repository is None:
+                raise NotFoundError(f"{self.repository}: repository not found")
+            return dict(repository)
 
     def _probe(self, path: str, params: Mapping[str, str] | None = None) -> tuple[bool, Any]:
         """A conditional GET; returns (changed, body). The new ETag is kept pending until the
@@ -202,6 +243,9 @@ class RepositorySync:
             reason, errors = "store", [str(exc)]
         except HealthExporterError as exc:
             reason, errors = "error", [str(exc)]
+        except Exception as exc:  # a bug or a shape we did not expect: this repository fails
+            log.exception("sync of %s failed unexpectedly", self.repository)
+            reason, errors = "internal", [f"{type(exc).__name__}: {exc}"]
         report = SyncReport(
             repository=self.repository,
             project=self.project,
@@ -330,10 +374,10 @@ class RepositorySync:
                 connection = self._graphql(
                     query,
                     {
-                        "first": self.settings.page_size,
+                        "first": self.page_size,
                         "after": cursor,
                         "since": None,
-                        "timelineFirst": self.settings.timeline_page_size,
+                        "timelineFirst": self.timeline_size,
                     },
                 )[field_name]
                 items = [
@@ -371,10 +415,10 @@ class RepositorySync:
             connection = self._graphql(
                 query,
                 {
-                    "first": self.settings.page_size,
+                    "first": self.page_size,
                     "after": cursor,
                     "since": since_text,
-                    "timelineFirst": self.settings.timeline_page_size,
+                    "timelineFirst": self.timeline_size,
                 },
             )[field_name]
             fresh: list[Item] = []
@@ -489,7 +533,7 @@ class RepositorySync:
             known = set(self.store.tags(self.repository))
         cursor = state.pass_cursor if full_pass else None
         while True:
-            connection = self._graphql(query, {"first": self.settings.page_size, "after": cursor})[
+            connection = self._graphql(query, {"first": self.page_size, "after": cursor})[
                 field_name
             ]
             if stream is Stream.RELEASES:
@@ -529,7 +573,7 @@ class RepositorySync:
         done = 0
         while True:
             repository = self._graphql(
-                queries.COMMITS, {"first": self.settings.page_size, "after": cursor, "since": since}
+                queries.COMMITS, {"first": self.page_size, "after": cursor, "since": since}
             )
             target = (repository.get("defaultBranchRef") or {}).get("target") or {}
             history = target.get("history")
