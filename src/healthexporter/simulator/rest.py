@@ -1,0 +1,699 @@
+"""The REST endpoints the exporter uses, answering from the dataset in GitHub's JSON shapes.
+
+Shapes follow GitHub's OpenAPI description (``repos/get``, ``issues/list-for-repo``,
+``repos/list-releases``, ``repos/list-tags``, ``repos/list-for-org``, ``rate-limit/get``): every
+key the schema marks required is present, texts are empty and counts that the dataset does not
+hold are 0. Behaviour follows GitHub's docs where the exporter depends on it:
+
+* ``GET /repos/{o}/{r}/issues`` lists issues *and* pull requests (pull requests carry a
+  ``pull_request`` object), ``state`` defaults to open, ``sort`` to created, ``direction`` to
+  desc; ``since`` filters on ``updated_at``.
+* Pages: ``per_page`` defaults to 30, at most 100; a ``Link`` header with absolute URLs
+  (``rel="prev"``, ``"next"``, ``"last"``, ``"first"``) when there is more than one page
+  ("Using pagination in the REST API").
+* A renamed repository's former name answers 301 to ``/repositories/{id}`` ("Repository
+  redirects").
+* Bots' REST logins end in ``[bot]``; deleted users show as ``ghost``.
+
+This module is pure request → response over the dataset; authentication, rate limits, ETags and
+the wire belong to ``server.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import jwt
+
+from healthexporter.simulator.dataset import (
+    Dataset,
+    SimItem,
+    SimRelease,
+    SimRepository,
+    SimTag,
+    format_time,
+    node_id,
+    parse_time,
+)
+from healthexporter.simulator.ratelimit import BucketSnapshot
+
+DOCS = "https://docs.github.com/rest"
+DEFAULT_PER_PAGE = 30
+MAX_PER_PAGE = 100
+GHOST = {"login": "ghost", "id": 10137, "node_id": "MDQ6VXNlcjEwMTM3", "type": "User"}
+
+Json = Any
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """A GitHub App the simulator knows: JWTs signed by its private key (RS256, ``iss`` = the
+    app id) may exchange tokens for these installations, valid ``token_lifetime_seconds``."""
+
+    app_id: int | str
+    public_key_pem: str
+    installation_ids: frozenset[int] = frozenset({1})
+    token_lifetime_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class RestRequest:
+    """What an endpoint needs to know of a request. ``base_url`` is the API root the client
+    used (``http://HOST[/api/v3]``), so that URLs in bodies and ``Link`` headers lead back to
+    this server the same way."""
+
+    method: str
+    path: str  # below base_url, without the query
+    query: dict[str, str]
+    base_url: str
+    html_url: str  # the web root, for html_url fields
+
+
+@dataclass
+class RestResponse:
+    status: int
+    body: Json  # a JSON value; None for no body
+    headers: dict[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str  # GitHub's path template, e.g. /repos/{owner}/{repo}/issues
+    pattern: re.Pattern[str]
+
+    @property
+    def name(self) -> str:
+        """The operation name used in stats and fault rules: ``GET /repos/{owner}/{repo}``."""
+        return f"{self.method} {self.template}"
+
+
+def _route(method: str, template: str) -> Route:
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+    return Route(method, template, re.compile(f"^{regex}/?$"))
+
+
+ROUTES = (
+    _route("GET", "/repos/{owner}/{repo}"),
+    _route("GET", "/repos/{owner}/{repo}/issues"),
+    _route("GET", "/repos/{owner}/{repo}/releases"),
+    _route("GET", "/repos/{owner}/{repo}/tags"),
+    _route("GET", "/repositories/{repository_id}"),
+    _route("GET", "/repositories/{repository_id}/issues"),
+    _route("GET", "/repositories/{repository_id}/releases"),
+    _route("GET", "/repositories/{repository_id}/tags"),
+    _route("GET", "/orgs/{org}/repos"),
+    _route("GET", "/rate_limit"),
+    _route("GET", "/user"),
+    _route("POST", "/app/installations/{installation_id}/access_tokens"),
+)
+
+
+def match_route(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+    for route in ROUTES:
+        if route.method != method:
+            continue
+        found = route.pattern.match(path)
+        if found:
+            return route, found.groupdict()
+    return None, {}
+
+
+def error(status: int, message: str, **extra: Json) -> RestResponse:
+    """GitHub's error body: ``message``, ``documentation_url`` and ``status`` as a string."""
+    return RestResponse(
+        status, {"message": message, "documentation_url": DOCS, "status": str(status), **extra}
+    )
+
+
+def not_found() -> RestResponse:
+    return error(404, "Not Found")
+
+
+class RestApi:
+    """The data endpoints over one dataset. Sorted, filtered issue lists are cached per
+    repository version, so walking thousands of pages does not sort on every page."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._lists: OrderedDict[tuple[object, ...], list[SimItem]] = OrderedDict()
+
+    def handle(self, route: Route, params: dict[str, str], request: RestRequest) -> RestResponse:
+        """Answer a data route (everything but ``/rate_limit``, ``/user`` and the app token
+        exchange, which need the server's token state)."""
+        with self.dataset.lock:
+            parts = route.template.split("/")
+            if parts[1] == "orgs":
+                return self._org_repos(params["org"], request)
+            repo, redirect = self._resolve(params, request)
+            if redirect is not None:
+                return redirect
+            if repo is None:
+                return not_found()
+            if len(parts) == 3 or (parts[1] == "repos" and len(parts) == 4):
+                return RestResponse(
+                    200,
+                    repository_json(repo, self.dataset, request, full=True),
+                    last_modified=max(
+                        filter(None, [repo.updated_at, repo.pushed_at]), default=None
+                    ),
+                )
+            if parts[-1] == "issues":
+                return self._issues(repo, request)
+            if parts[-1] == "releases":
+                releases = sorted(repo.releases, key=lambda r: r.created_at, reverse=True)
+                return paginate(
+                    releases, request, lambda r: release_json(repo, r, self.dataset, request)
+                )
+            tags = sorted(repo.tags, key=lambda t: (t.tagged_at, t.name), reverse=True)
+            return paginate(tags, request, lambda t: tag_json(repo, t, request))
+
+    def _resolve(
+        self, params: dict[str, str], request: RestRequest
+    ) -> tuple[SimRepository | None, RestResponse | None]:
+        if "repository_id" in params:
+            for candidate in self.dataset.repositories.values():
+                if str(candidate.database_id) == params["repository_id"]:
+                    return candidate, None
+            return None, None
+        repo = self.dataset.repository(params["owner"], params["repo"])
+        if repo is not None:
+            return repo, None
+        renamed = self.dataset.renamed_repository(params["owner"], params["repo"])
+        if renamed is None:
+            return None, None
+        # GitHub: 301 to the repository's id-based URL, keeping the rest of the path and query
+        tail = request.path.split("/", 4)[4:]
+        location = f"{request.base_url}/repositories/{renamed.database_id}"
+        location += "".join("/" + t for t in tail if t)
+        if request.query:
+            location += "?" + urlencode(request.query)
+        body = {"message": "Moved Permanently", "url": location, "documentation_url": DOCS}
+        return None, RestResponse(301, body, headers={"location": location})
+
+    def _issues(self, repo: SimRepository, request: RestRequest) -> RestResponse:
+        query = request.query
+        state = query.get("state", "open")
+        sort = query.get("sort", "created")
+        direction = query.get("direction", "desc")
+        problems = []
+        if state not in ("open", "closed", "all"):
+            problems.append(("state", state))
+        if sort not in ("created", "updated", "comments"):
+            problems.append(("sort", sort))
+        if direction not in ("asc", "desc"):
+            problems.append(("direction", direction))
+        since = None
+        if "since" in query:
+            try:
+                since = parse_time(query["since"])
+            except ValueError:
+                problems.append(("since", query["since"]))
+        if problems:
+            return error(
+                422,
+                "Validation Failed",
+                errors=[
+                    {"resource": "Issue", "field": name, "code": "invalid", "value": value}
+                    for name, value in problems
+                ],
+            )
+        labels = tuple(sorted(n for n in query.get("labels", "").split(",") if n))
+        version = self.dataset.repo_versions.get(repo.full_name.lower())
+        key = (repo.full_name.lower(), version, state, sort, direction, since, labels)
+        items = self._lists.get(key)
+        if items is None:
+            items = _issue_list(
+                repo, state=state, sort=sort, direction=direction, since=since, labels=labels
+            )
+            self._lists[key] = items
+            while len(self._lists) > 64:
+                self._lists.popitem(last=False)
+        else:
+            self._lists.move_to_end(key)
+        return paginate(items, request, lambda i: issue_json(repo, i, self.dataset, request))
+
+    def _org_repos(self, org: str, request: RestRequest) -> RestResponse:
+        repos = self.dataset.org_repositories(org)
+        owner = self.dataset.user(org)
+        if not repos and (owner is None or owner.kind != "Organization"):
+            return not_found()
+        kind = request.query.get("type", "all")
+        if kind == "forks":
+            repos = [r for r in repos if r.is_fork]
+        elif kind == "sources":
+            repos = [r for r in repos if not r.is_fork]
+        elif kind == "private":
+            repos = []
+        sort = request.query.get("sort", "created")
+        keys: dict[str, Callable[[SimRepository], Any]] = {
+            "created": lambda r: r.created_at,
+            "updated": lambda r: r.updated_at or r.created_at,
+            "pushed": lambda r: r.pushed_at or r.created_at,
+            "full_name": lambda r: r.full_name.lower(),
+        }
+        if sort not in keys:
+            return error(422, "Validation Failed")
+        default_direction = "asc" if sort == "full_name" else "desc"
+        descending = request.query.get("direction", default_direction) == "desc"
+        repos = sorted(repos, key=keys[sort], reverse=descending)
+        return paginate(
+            repos, request, lambda r: repository_json(r, self.dataset, request, full=False)
+        )
+
+
+def _issue_list(
+    repo: SimRepository,
+    *,
+    state: str,
+    sort: str,
+    direction: str,
+    since: datetime | None,
+    labels: tuple[str, ...],
+) -> list[SimItem]:
+    wanted = {
+        "open": ("OPEN",),
+        "closed": ("CLOSED", "MERGED"),
+        "all": ("OPEN", "CLOSED", "MERGED"),
+    }
+    items = [
+        item
+        for item in repo.items
+        if item.state in wanted[state]
+        and (since is None or item.updated_at >= since)
+        and all(label in item.labels for label in labels)
+    ]
+    keys: dict[str, Callable[[SimItem], Any]] = {
+        "created": lambda i: (i.created_at, i.number),
+        "updated": lambda i: (i.updated_at, i.number),
+        "comments": lambda i: (_comment_count(i), i.number),
+    }
+    items.sort(key=keys[sort], reverse=direction == "desc")
+    return items
+
+
+def page_window(request: RestRequest) -> tuple[int, int]:
+    """``(page, per_page)`` as GitHub reads them: bad numbers fall back to the defaults."""
+
+    def number(name: str, default: int) -> int:
+        try:
+            return max(int(request.query.get(name, default)), 1)
+        except ValueError:
+            return default
+
+    return number("page", 1), min(number("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+
+
+def paginate(
+    entries: Sequence[_T], request: RestRequest, render: Callable[[_T], Json]
+) -> RestResponse:
+    page, per_page = page_window(request)
+    last = max(math.ceil(len(entries) / per_page), 1)
+    start = (page - 1) * per_page
+    body = [render(entry) for entry in entries[start : start + per_page]]
+    headers = {}
+    links = link_header(request, page, last)
+    if links:
+        headers["link"] = links
+    return RestResponse(200, body, headers=headers)
+
+
+def link_header(request: RestRequest, page: int, last: int) -> str:
+    """GitHub's ``Link`` header: prev, next, last, first, each where it applies."""
+
+    def url(number: int) -> str:
+        query = {k: v for k, v in request.query.items() if k != "page"}
+        query["page"] = str(number)
+        return f"<{request.base_url}{request.path}?{urlencode(query)}>"
+
+    links = []
+    if page > 1:
+        links.append(f'{url(min(page - 1, last))}; rel="prev"')
+    if page < last:
+        links.append(f'{url(page + 1)}; rel="next"')
+        links.append(f'{url(last)}; rel="last"')
+    if page > 1:
+        links.append(f'{url(1)}; rel="first"')
+    return ", ".join(links)
+
+
+# --- shapes ---------------------------------------------------------------------------------
+
+
+def derived_id(*parts: object) -> int:
+    """A stable positive id for things the dataset gives no database id."""
+    return int(hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()[:10], 16)
+
+
+def user_json(login: str | None, dataset: Dataset, request: RestRequest) -> dict[str, Json]:
+    """GitHub's ``simple-user``. Bots' logins carry ``[bot]`` in REST (not in GraphQL)."""
+    if login is None:
+        login, user_id, user_node, kind = "ghost", GHOST["id"], GHOST["node_id"], "User"
+    else:
+        user = dataset.user(login)
+        if user is None:
+            user_id, user_node, kind = derived_id("user", login), node_id("U", login), "User"
+        else:
+            login, user_id, user_node, kind = user.login, user.database_id, user.node_id, user.kind
+        if kind == "Bot" and not login.endswith("[bot]"):
+            login += "[bot]"
+    api = f"{request.base_url}/users/{login}"
+    return {
+        "login": login,
+        "id": user_id,
+        "node_id": user_node,
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
+        "gravatar_id": "",
+        "url": api,
+        "html_url": f"{request.html_url}/{login}",
+        "followers_url": f"{api}/followers",
+        "following_url": f"{api}/following{{/other_user}}",
+        "gists_url": f"{api}/gists{{/gist_id}}",
+        "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{api}/subscriptions",
+        "organizations_url": f"{api}/orgs",
+        "repos_url": f"{api}/repos",
+        "events_url": f"{api}/events{{/privacy}}",
+        "received_events_url": f"{api}/received_events",
+        "type": kind,
+        "user_view_type": "public",
+        "site_admin": False,
+    }
+
+
+_REPO_URLS = {
+    "archive_url": "/{archive_format}{/ref}",
+    "assignees_url": "/assignees{/user}",
+    "blobs_url": "/git/blobs{/sha}",
+    "branches_url": "/branches{/branch}",
+    "collaborators_url": "/collaborators{/collaborator}",
+    "comments_url": "/comments{/number}",
+    "commits_url": "/commits{/sha}",
+    "compare_url": "/compare/{base}...{head}",
+    "contents_url": "/contents/{+path}",
+    "contributors_url": "/contributors",
+    "deployments_url": "/deployments",
+    "downloads_url": "/downloads",
+    "events_url": "/events",
+    "forks_url": "/forks",
+    "git_commits_url": "/git/commits{/sha}",
+    "git_refs_url": "/git/refs{/sha}",
+    "git_tags_url": "/git/tags{/sha}",
+    "hooks_url": "/hooks",
+    "issue_comment_url": "/issues/comments{/number}",
+    "issue_events_url": "/issues/events{/number}",
+    "issues_url": "/issues{/number}",
+    "keys_url": "/keys{/key_id}",
+    "labels_url": "/labels{/name}",
+    "languages_url": "/languages",
+    "merges_url": "/merges",
+    "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}",
+    "pulls_url": "/pulls{/number}",
+    "releases_url": "/releases{/id}",
+    "stargazers_url": "/stargazers",
+    "statuses_url": "/statuses/{sha}",
+    "subscribers_url": "/subscribers",
+    "subscription_url": "/subscription",
+    "tags_url": "/tags",
+    "teams_url": "/teams",
+    "trees_url": "/git/trees{/sha}",
+}
+
+
+def repository_json(
+    repo: SimRepository, dataset: Dataset, request: RestRequest, *, full: bool
+) -> dict[str, Json]:
+    """``full-repository`` (``full=True``, ``GET /repos/…``) or ``minimal-repository`` (lists)."""
+    api = f"{request.base_url}/repos/{repo.full_name}"
+    html = f"{request.html_url}/{repo.full_name}"
+    host = request.html_url.split("://", 1)[-1]
+    open_count = sum(1 for item in repo.items if item.state == "OPEN")
+    body: dict[str, Json] = {
+        "id": repo.database_id,
+        "node_id": repo.node_id,
+        "name": repo.name,
+        "full_name": repo.full_name,
+        "private": False,
+        "owner": user_json(repo.owner, dataset, request),
+        "html_url": html,
+        "description": None,
+        "fork": repo.is_fork,
+        "url": api,
+        **{key: api + suffix for key, suffix in _REPO_URLS.items()},
+        "git_url": f"git://{host}/{repo.full_name}.git",
+        "ssh_url": f"git@{host}:{repo.full_name}.git",
+        "clone_url": f"{html}.git",
+        "svn_url": html,
+        "mirror_url": None,
+        "homepage": None,
+        "language": None,
+        "forks_count": 0,
+        "forks": 0,
+        "stargazers_count": 0,
+        "watchers_count": 0,
+        "watchers": 0,
+        "size": 0 if repo.is_empty else 1,
+        "default_branch": repo.default_branch,
+        "open_issues_count": open_count,
+        "open_issues": open_count,
+        "is_template": False,
+        "topics": [],
+        "has_issues": True,
+        "has_projects": True,
+        "has_wiki": True,
+        "has_pages": False,
+        "has_downloads": True,
+        "has_discussions": False,
+        "archived": repo.is_archived,
+        "disabled": False,
+        "visibility": "public",
+        "pushed_at": format_time(repo.pushed_at),
+        "created_at": format_time(repo.created_at),
+        "updated_at": format_time(repo.updated_at or repo.created_at),
+        "permissions": {
+            "admin": False,
+            "maintain": False,
+            "push": False,
+            "triage": False,
+            "pull": True,
+        },
+        "license": None,
+    }
+    if full:
+        body["network_count"] = 0
+        body["subscribers_count"] = 0
+        body["allow_forking"] = True
+        body["web_commit_signoff_required"] = False
+    return body
+
+
+def _comment_count(item: SimItem) -> int:
+    return sum(1 for entry in item.timeline if entry.type == "IssueComment")
+
+
+def label_json(repo: SimRepository, name: str, request: RestRequest) -> dict[str, Json]:
+    return {
+        "id": derived_id(repo.full_name, "label", name),
+        "node_id": node_id("LA", repo.full_name, name),
+        "url": f"{request.base_url}/repos/{repo.full_name}/labels/{name}",
+        "name": name,
+        "color": "ededed",
+        "default": False,
+        "description": None,
+    }
+
+
+def issue_json(
+    repo: SimRepository, item: SimItem, dataset: Dataset, request: RestRequest
+) -> dict[str, Json]:
+    """An entry of ``issues/list-for-repo``: issues and pull requests alike."""
+    api = f"{request.base_url}/repos/{repo.full_name}"
+    html = f"{request.html_url}/{repo.full_name}"
+    is_pull = item.kind == "pull_request"
+    closed = item.state != "OPEN"
+    body: dict[str, Json] = {
+        "url": f"{api}/issues/{item.number}",
+        "repository_url": api,
+        "labels_url": f"{api}/issues/{item.number}/labels{{/name}}",
+        "comments_url": f"{api}/issues/{item.number}/comments",
+        "events_url": f"{api}/issues/{item.number}/events",
+        "html_url": f"{html}/{'pull' if is_pull else 'issues'}/{item.number}",
+        "id": item.database_id,
+        "node_id": item.node_id,
+        "number": item.number,
+        "title": "",
+        "user": user_json(item.author, dataset, request),
+        "labels": [label_json(repo, name, request) for name in item.labels],
+        "state": "closed" if closed else "open",
+        "locked": False,
+        "assignee": None,
+        "assignees": [],
+        "milestone": None,
+        "comments": _comment_count(item),
+        "created_at": format_time(item.created_at),
+        "updated_at": format_time(item.updated_at),
+        "closed_at": format_time(item.closed_at) if closed else None,
+        "author_association": item.author_association,
+        "type": None,
+        "active_lock_reason": None,
+        "body": None,
+        "timeline_url": f"{api}/issues/{item.number}/timeline",
+        "performed_via_github_app": None,
+        "state_reason": ("completed" if closed and not is_pull else None),
+    }
+    if is_pull:
+        body["draft"] = item.is_draft
+        body["pull_request"] = {
+            "url": f"{api}/pulls/{item.number}",
+            "html_url": f"{html}/pull/{item.number}",
+            "diff_url": f"{html}/pull/{item.number}.diff",
+            "patch_url": f"{html}/pull/{item.number}.patch",
+            "merged_at": format_time(item.merged_at),
+        }
+    return body
+
+
+def release_json(
+    repo: SimRepository, release: SimRelease, dataset: Dataset, request: RestRequest
+) -> dict[str, Json]:
+    api = f"{request.base_url}/repos/{repo.full_name}"
+    html = f"{request.html_url}/{repo.full_name}"
+    release_id = release.database_id or derived_id(repo.full_name, "release", release.tag_name)
+    return {
+        "url": f"{api}/releases/{release_id}",
+        "html_url": f"{html}/releases/tag/{release.tag_name}",
+        "assets_url": f"{api}/releases/{release_id}/assets",
+        "upload_url": f"{api}/releases/{release_id}/assets{{?name,label}}",
+        "tarball_url": f"{api}/tarball/{release.tag_name}",
+        "zipball_url": f"{api}/zipball/{release.tag_name}",
+        "id": release_id,
+        "node_id": release.node_id,
+        "tag_name": release.tag_name,
+        "target_commitish": repo.default_branch,
+        "name": release.tag_name,
+        "body": None,
+        "draft": release.is_draft,
+        "prerelease": release.is_prerelease,
+        "immutable": False,
+        "created_at": format_time(release.created_at),
+        "published_at": format_time(release.published_at),
+        "author": user_json(release.author, dataset, request),
+        "assets": [],
+    }
+
+
+def tag_json(repo: SimRepository, tag: SimTag, request: RestRequest) -> dict[str, Json]:
+    api = f"{request.base_url}/repos/{repo.full_name}"
+    return {
+        "name": tag.name,
+        "commit": {"sha": tag.commit_oid, "url": f"{api}/commits/{tag.commit_oid}"},
+        "zipball_url": f"{api}/zipball/refs/tags/{tag.name}",
+        "tarball_url": f"{api}/tarball/refs/tags/{tag.name}",
+        "node_id": node_id("REF", repo.full_name, "refs/tags/" + tag.name),
+    }
+
+
+def rate_limit_json(snapshots: dict[str, BucketSnapshot]) -> dict[str, Json]:
+    """``GET /rate_limit``: every resource's bucket, and ``rate`` (the core one, deprecated)."""
+
+    def entry(snapshot: BucketSnapshot) -> dict[str, int]:
+        return {
+            "limit": snapshot.limit,
+            "used": snapshot.used,
+            "remaining": snapshot.remaining,
+            "reset": snapshot.reset_at,
+        }
+
+    resources = {name: entry(snapshot) for name, snapshot in snapshots.items()}
+    return {"resources": resources, "rate": resources["core"]}
+
+
+def authenticated_user_json(login: str, dataset: Dataset, request: RestRequest) -> dict[str, Json]:
+    """``GET /user`` for a personal token: GitHub's ``public-user`` shape."""
+    user = dataset.user(login)
+    since = format_time(dataset.now)
+    return {
+        **user_json(login, dataset, request),
+        "name": None,
+        "company": user.company if user is not None else None,
+        "blog": "",
+        "location": None,
+        "email": None,
+        "hireable": None,
+        "bio": None,
+        "twitter_username": None,
+        "public_repos": len(dataset.org_repositories(login)),
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "created_at": since,
+        "updated_at": since,
+    }
+
+
+def exchange_app_token(
+    app: AppConfig | None, authorization: str, installation: str, now: float
+) -> tuple[RestResponse, str | None]:
+    """``POST /app/installations/{id}/access_tokens`` ("Authenticating as a GitHub App"): the
+    JWT must be RS256-signed by the app's key, ``iss`` its id, ``exp`` in the future but at
+    most 10 minutes ahead, ``iat`` not in the future (30 s drift allowed). Returns the answer
+    and the new ``ghs_`` token (None when refused); the caller registers the token."""
+    scheme, _, assertion = authorization.strip().partition(" ")
+    if app is None or scheme.lower() != "bearer" or not assertion.strip():
+        return error(401, "A JSON web token could not be decoded"), None
+    try:
+        claims = jwt.decode(
+            assertion.strip(),
+            app.public_key_pem,
+            algorithms=["RS256"],
+            options={
+                "verify_exp": False,  # checked below against the simulator's clock
+                "verify_iat": False,
+                "verify_nbf": False,
+                "verify_aud": False,
+                "verify_iss": False,  # GitHub takes the app id as number or string
+            },
+        )
+    except jwt.PyJWTError:
+        return error(401, "A JSON web token could not be decoded"), None
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if str(claims.get("iss")) != str(app.app_id):
+        return error(401, "Integration not found"), None
+    if not isinstance(exp, int | float) or exp <= now:
+        message = (
+            "'Expiration time' claim ('exp') must be a numeric value representing the future "
+            "time at which the assertion expires"
+        )
+        return error(401, message), None
+    if exp > now + 600 + 30:
+        return error(401, "'Expiration time' claim ('exp') is too far in the future"), None
+    if not isinstance(iat, int | float) or iat > now + 30:
+        message = (
+            "'Issued at' claim ('iat') must be an Integer representing the time that the "
+            "assertion was issued"
+        )
+        return error(401, message), None
+    if not installation.isdigit() or int(installation) not in app.installation_ids:
+        return not_found(), None
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    token = "ghs_" + "".join(secrets.choice(alphabet) for _ in range(36))
+    expires_at = datetime.fromtimestamp(now + app.token_lifetime_seconds, UTC)
+    body: dict[str, Json] = {
+        "token": token,
+        "expires_at": format_time(expires_at),
+        "permissions": {},
+        "repository_selection": "all",
+    }
+    return RestResponse(201, body), token
