@@ -596,6 +596,7 @@ def test_graphql_gateway_timeout_retried_twice_then_query_timeout(status: int) -
         client.graphql(QUERY, {})
 
     assert isinstance(raised.value, TransientError)
+    assert raised.value.status == status  # what callers key page shrinking on
     assert len(script.requests) == 3
     assert clock.sleeps == [1.0, 2.0]
 
@@ -610,8 +611,9 @@ def test_graphql_timeout_reported_as_200_is_a_query_timeout() -> None:
         httpx.Response(200, json={"data": None, "errors": [{"message": message}]}), repeat_last=True
     )
     client = make_client(script, clock)
-    with pytest.raises(QueryTimeoutError):
+    with pytest.raises(QueryTimeoutError) as raised:
         client.graphql(QUERY, {})
+    assert raised.value.status == 504
     assert len(script.requests) == 3
 
 

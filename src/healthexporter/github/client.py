@@ -184,6 +184,7 @@ class _Attempts:
     secondary: int = 0
     transient: int = 0
     query_timeouts: int = 0
+    query_timeout_status: int | None = None
     reauthenticated: bool = False
 
 
@@ -497,6 +498,7 @@ class GitHubClient:
         """GitHub killed the query after 10 s (502/504, or a 200 saying so). Retry it at most
         twice, then let the caller shrink its page."""
         attempts.query_timeouts += 1
+        attempts.query_timeout_status = status
         if attempts.query_timeouts > QUERY_TIMEOUT_RETRIES:
             self._fail(
                 QueryTimeoutError,
@@ -518,7 +520,7 @@ class GitHubClient:
                         self._redact(detail), retry_at=self._clock.time() + retry.seconds
                     )
                 if retry.reason == "query_timeout":
-                    self._fail(QueryTimeoutError, detail)
+                    self._fail(QueryTimeoutError, detail, status=attempts.query_timeout_status)
                 self._fail(TransientError, detail)
             attempts.retries += 1
         with self._lock:
@@ -636,7 +638,8 @@ class GitHubClient:
             if "timeout" in messages.lower():
                 # "Something went wrong while executing your query. This may be the result of a
                 # timeout …": the same 10-second kill, reported as a 200.
-                raise self._query_timeout(attempts, 200, messages)
+                # Reported as 504, what it means, so callers shrink pages on ``status``.
+                raise self._query_timeout(attempts, 504, messages)
             raise GraphQLError(self._redact(f"{operation}: {messages}"), errors=errors)
         cost, state = self._observe_graphql(data.get("rateLimit"))
         if state is None:
