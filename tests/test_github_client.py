@@ -586,6 +586,21 @@ def test_graphql_errors_without_data_raise_graphql_error() -> None:
     assert raised.value.errors == errors
 
 
+def test_graphql_not_found_without_any_data_is_not_found() -> None:
+    errors = [{"type": "NOT_FOUND", "path": ["organization"], "message": "Could not resolve"}]
+    client = make_client(Script(httpx.Response(200, json={"data": None, "errors": errors})))
+    with pytest.raises(NotFoundError):
+        client.graphql(QUERY, {})
+
+
+def test_legacy_abuse_message_is_a_secondary_limit() -> None:
+    clock = FakeClock()
+    abuse = {"message": "You have triggered an abuse detection mechanism."}
+    client = make_client(Script(httpx.Response(403, json=abuse), ok()), clock)
+    client.rest_get("/x")
+    assert 60.0 <= clock.sleeps[0] <= 66.0
+
+
 @pytest.mark.parametrize("status", [502, 504])
 def test_graphql_gateway_timeout_retried_twice_then_query_timeout(status: int) -> None:
     clock = FakeClock()

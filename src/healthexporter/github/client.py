@@ -472,7 +472,9 @@ class GitHubClient:
             raise _RetryError(
                 "primary_reset", max(reset - now, 0.0) + 1.0, f"{status}, limit reached"
             )
-        secondary = status == 429 or "rate limit" in message.lower() or remaining == 0
+        lowered = message.lower()
+        # "You have exceeded a secondary rate limit" (older servers: "abuse detection").
+        secondary = status == 429 or "rate limit" in lowered or "abuse" in lowered or remaining == 0
         if not secondary:
             self._fail(ForbiddenError, f"forbidden (403): {message}", status=status)
         raise _RetryError("secondary", self._secondary_wait(attempts), f"{status}: {message}")
@@ -640,6 +642,8 @@ class GitHubClient:
                 # timeout …": the same 10-second kill, reported as a 200.
                 # Reported as 504, what it means, so callers shrink pages on ``status``.
                 raise self._query_timeout(attempts, 504, messages)
+            if errors and all(e.get("type") == "NOT_FOUND" for e in errors):
+                raise NotFoundError(self._redact(f"{operation}: {messages}"), status=200)
             raise GraphQLError(self._redact(f"{operation}: {messages}"), errors=errors)
         cost, state = self._observe_graphql(data.get("rateLimit"))
         if state is None:
