@@ -164,6 +164,15 @@ SECONDARY = {"message": "You have exceeded a secondary rate limit. Please wait a
             [1.0],
             id="incomplete-body",
         ),
+        pytest.param(
+            [
+                lambda _: httpx.Response(
+                    200, stream=httpx.ByteStream(b"not gzip"), headers={"content-encoding": "gzip"}
+                )
+            ],
+            [1.0],
+            id="undecodable-gzip",
+        ),
     ],
 )
 def test_rest_retry_rules_wait_exactly(answers: list[Answer], expected_sleeps: list[float]) -> None:

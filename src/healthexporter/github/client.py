@@ -389,6 +389,9 @@ class GitHubClient:
             except httpx.TransportError as exc:
                 self._count_request(kind, None)
                 raise self._transient(attempts, "transport", f"{type(exc).__name__}") from None
+            except httpx.DecodingError:  # a garbled gzip/brotli body
+                self._count_request(kind, None)
+                raise self._transient(attempts, "malformed", "undecodable body") from None
         self._count_request(kind, response.status_code)
         self._observe_headers(bucket, response.headers)
         return response, self._classify(kind, url, response, raw, attempts)
