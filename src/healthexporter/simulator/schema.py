@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,16 +203,19 @@ def _validation_errors(
             codes.setdefault(_error_key(error), _rule_code(rule))
     shaped = []
     for error in errors:
-        shaped.append(
-            {
-                "message": error.message,
-                "locations": [
-                    {"line": loc.line, "column": loc.column} for loc in error.locations or []
-                ],
-                "extensions": {"code": codes.get(_error_key(error), "validationError")},
-            }
-        )
+        message = error.message
+        extensions: dict[str, Any] = {"code": codes.get(_error_key(error), "validationError")}
+        unknown_field = _UNKNOWN_FIELD.match(message)
+        if unknown_field is not None:  # the most common mistake, worded as GitHub words it
+            field_name, type_name = unknown_field.groups()
+            message = f"Field '{field_name}' doesn't exist on type '{type_name}'"
+            extensions.update(typeName=type_name, fieldName=field_name)
+        locations = [{"line": loc.line, "column": loc.column} for loc in error.locations or []]
+        shaped.append({"message": message, "locations": locations, "extensions": extensions})
     return shaped
+
+
+_UNKNOWN_FIELD = re.compile(r"Cannot query field '([^']+)' on type '([^']+)'\.")
 
 
 def _error_key(error: GraphQLError) -> tuple[str, tuple[tuple[int, int], ...]]:
