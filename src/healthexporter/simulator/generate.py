@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import bisect
-import hashlib
 import itertools
 import math
 import random
@@ -195,6 +193,7 @@ class _Profile:
     commits: int
     tag_prefix: str = ""
     first_version: tuple[int, int, int] = (0, 1, 0)
+    major_share: float = 0.04  # of minor bumps that are major bumps instead
     ci_bots: tuple[tuple[str, float], ...] = ()  # (login, share of PRs) commenting in seconds
     triage_bot: str | None = None  # comments on new issues within seconds
     stale_bot: str | None = None  # marks idle issues stale, then closes them
@@ -222,7 +221,7 @@ _KUBE_RS = _Profile(
     ci_bots=((CODECOV, 0.7), (GITHUB_ACTIONS, 0.1), (K8S_CI_ROBOT, 0.08)),
     triage_bot=GITHUB_ACTIONS, stale_bot=GITHUB_ACTIONS, dependabot_share=0.1, agent_share=0.02,
     long_chains=6, plant_edge_cases=True, draft_releases=2,
-    pr_labels=("changelog-add", "changelog-fix", "changelog-exclude", "runtime", "client", "derive"),
+    pr_labels=("changelog-add", "changelog-fix", "changelog-exclude", "runtime", "client"),
     issue_labels=("bug", "question", "runtime", "client", "derive"),
     extra_tags=("0.0.1-test", "pre-workspace-split", "experiment-async"),
 )  # fmt: skip
@@ -230,7 +229,8 @@ _KUBERNETES = _Profile(
     owner="kubernetes", name="kubernetes", years=10, pull_requests=84_000, issues=56_000,
     maintainer_ids=tuple(range(20_000, 20_150)), contributor_base=20_150, contributors=3_800,
     reporter_base=22_000, reporters=25_000, releases=600, commits=60_000, tag_prefix="v",
-    first_version=(1, 0, 0), ci_bots=((K8S_CI_ROBOT, 0.97),), triage_bot=K8S_CI_ROBOT,
+    first_version=(1, 0, 0), major_share=0.0, ci_bots=((K8S_CI_ROBOT, 0.97),),
+    triage_bot=K8S_CI_ROBOT,
     stale_bot=K8S_TRIAGE_ROBOT, merge_bot=K8S_CI_ROBOT, agent_share=0.005, maintainer_share=0.25,
     response_median=8 * HOUR, rounds=0.35, long_chains=20, plant_edge_cases=True,
     backport_patches=True, draft_releases=1,
@@ -258,11 +258,10 @@ class _RepoBuilder:
         self.contributor_cum = _zipf(profile.contributors, 0.9)
         self.reporter_cum = _zipf(profile.reporters, 0.6)
         self.first_merge: dict[str, int] = {}  # login -> when their first PR was merged here
-        for bot, _ in profile.ci_bots:
-            people.account(bot, BOT_ACCOUNTS[bot])
-        for bot in (profile.triage_bot, profile.stale_bot, profile.merge_bot):
-            if bot is not None:
-                people.account(bot, BOT_ACCOUNTS[bot])
+        bots: list[str | None] = [bot for bot, _ in profile.ci_bots]
+        bots += [profile.triage_bot, profile.stale_bot, profile.merge_bot]
+        for login in filter(None, bots):
+            people.account(login, BOT_ACCOUNTS[login])
 
     # --- people ---------------------------------------------------------------------------
     def maintainer(self, other_than: str | None = None) -> str | None:
@@ -325,7 +324,9 @@ class _RepoBuilder:
         community_count = int(p.pull_requests * (1 - p.dependabot_share - p.maintainer_share))
         if community_count > len(community):
             extra = community_count - len(community)
-            community += rng.choices(range(p.contributors), cum_weights=self.contributor_cum, k=extra)
+            community += rng.choices(
+                range(p.contributors), cum_weights=self.contributor_cum, k=extra
+            )
         rng.shuffle(community)
         items = []
         for number, (created, kind, story) in enumerate(seeds, start=1):
@@ -386,9 +387,10 @@ class _RepoBuilder:
             return self.people.account(MANNEQUIN, "Mannequin")
         return self.reporter()
 
-    def pull_request(self, created: int, author: str | None, story: str) -> tuple[list[_Event], bool]:
+    def pull_request(
+        self, created: int, author: str | None, story: str
+    ) -> tuple[list[_Event], bool]:
         rng, p = self.rng, self.p
-        assoc = self.association(author, created, True)
         events: list[_Event] = []
 
         def comment(at: int, actor: str | None) -> None:
@@ -453,7 +455,9 @@ class _RepoBuilder:
         if reviewer is None:  # a lone maintainer merges their own work
             event(first_at, MERGED, author)
             return events, False
-        state = rng.choices(("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "comment"), (3, 2, 2, 4))[0]
+        state = rng.choices(
+            ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "comment"), (3, 2, 2, 4)
+        )[0]
         if state == "comment":
             comment(first_at, reviewer)
         else:
@@ -470,7 +474,9 @@ class _RepoBuilder:
             at += self.lag(DAY)
             comment(at, author)
             at += self.lag(p.response_median)
-            state = rng.choices(("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"), (4, 2, 3, 1))[0]
+            state = rng.choices(
+                ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"), (4, 2, 3, 1)
+            )[0]
             review(at, self.maintainer(author) or reviewer, state)
             approved = approved or state == "APPROVED"
         outcome = rng.random()
@@ -544,7 +550,7 @@ class _RepoBuilder:
             at += self.lag(p.response_median)
             comment(at, self.maintainer(author) or responder)
         outcome = rng.random()
-        if outcome < 0.6 or story == "reopened":
+        if outcome < 0.65 or story == "reopened":
             at += self.lag(5 * DAY)
             event(at, CLOSED, responder)
             if story == "reopened":
@@ -555,7 +561,7 @@ class _RepoBuilder:
                 comment(at, responder)
                 if rng.random() < 0.6:
                     event(at + self.lag(DAY), CLOSED, responder)
-        elif outcome < 0.7:
+        elif outcome < 0.78:
             event(at + self.lag(2 * DAY), CLOSED, author)
         return events
 
@@ -664,22 +670,25 @@ class _RepoBuilder:
         first = max(self.start + 7 * DAY, commit_times[0])
         step = (self.end - 2 * DAY - first) / p.releases
         releases, tags = [], []
-        for k, version in enumerate(_versions(rng, p.releases, p.first_version, p.backport_patches)):
+        versions = _versions(rng, p.releases, p.first_version, p.major_share, p.backport_patches)
+        for k, version in enumerate(versions):
             at = int(first + step * (k + 0.5 + rng.uniform(-0.35, 0.35)))
             commit = commit_at(at)
             name = p.tag_prefix + version
             published = min(self.end, at + rng.randint(MINUTE, 6 * HOUR))
             author = GITHUB_ACTIONS if rng.random() < 0.3 else self.maintainer()
-            releases.append(SimRelease(name, _dt(at), _dt(published), "-" in version, False, author))
+            releases.append(
+                SimRelease(name, _dt(at), _dt(published), "-" in version, False, author)
+            )
             annotated = rng.random() < 0.5
             tagged = _dt(at) if annotated else commit.committed_date
             tags.append(SimTag(name, commit.oid, tagged, annotated))
         if GITHUB_ACTIONS in {r.author for r in releases}:
             self.people.account(GITHUB_ACTIONS, "Bot")
-        last = releases[-1].tag_name
+        major, minor = (int(n) for n in versions[-1].split(".")[:2])
         for k in range(p.draft_releases):  # drafts: no tag yet, not published
             at = self.end - rng.randint(HOUR, 20 * DAY)
-            name = f"{last}-next.{k + 1}"
+            name = f"{p.tag_prefix}{major}.{minor + 1 + k}.0"
             releases.append(SimRelease(name, _dt(at), None, False, True, self.maintainer()))
         for name in p.extra_tags:
             commit = commit_at(rng.randint(commit_times[0], commit_times[-1]))
@@ -708,7 +717,9 @@ class _RepoBuilder:
         )
 
 
-def _commit(oid: str, committed: int, authored: int, login: str | None, rng: random.Random) -> SimCommit:
+def _commit(
+    oid: str, committed: int, authored: int, login: str | None, rng: random.Random
+) -> SimCommit:
     if login is None or login == MANNEQUIN:
         login, name, email = None, "Former Contributor", f"former-{oid[:6]}@example.invalid"
     elif login == DEPENDABOT:
@@ -717,12 +728,16 @@ def _commit(oid: str, committed: int, authored: int, login: str | None, rng: ran
         name = login.replace("-", " ").title()
         email = f"{login}@users.noreply.github.com"
         if rng.random() < 0.05:  # committed from an e-mail GitHub cannot link to the account
-            name, email, login = name, f"{login.split('-')[0]}@laptop.example", None
+            email, login = f"{login.split('-')[0]}@laptop.example", None
     return SimCommit(oid, _dt(committed), _dt(authored), login, name, email)
 
 
 def _versions(
-    rng: random.Random, count: int, first: tuple[int, int, int], backports: bool
+    rng: random.Random,
+    count: int,
+    first: tuple[int, int, int],
+    major_share: float,
+    backports: bool,
 ) -> list[str]:
     """Semver tags in release order: patches, minors, rare majors, prereleases before some."""
     major, minor, patch = first
@@ -738,7 +753,7 @@ def _versions(
             patch += 1
         else:
             previous = (major, minor, patch)
-            if rng.random() < 0.04:
+            if rng.random() < major_share:
                 major, minor, patch = major + 1, 0, 0
             else:
                 minor, patch = minor + 1, 0
@@ -769,56 +784,167 @@ _SMALL_ITEMS: tuple[tuple[float, str, str | None, bool, tuple[str, ...], _Script
     # imported from another tracker: mannequin author, answered after 72 h
     (380, "issue", MANNEQUIN, False, (), ((72, "comment", "bob"), (73, "close", "bob"))),
     # plain: codecov in 36 s, approved after 5 h, merged
-    (300, "pr", "dave", False, ("enhancement",),
-     ((0.01, "comment", CODECOV), (5, "APPROVED", "alice"), (6, "merge", "alice"))),
+    (
+        300,
+        "pr",
+        "dave",
+        False,
+        ("enhancement",),
+        ((0.01, "comment", CODECOV), (5, "APPROVED", "alice"), (6, "merge", "alice")),
+    ),
     # issue answered in 2 h, closed
     (290, "issue", "heidi", False, ("bug",), ((2, "comment", "bob"), (30, "close", "bob"))),
     # dependabot bump approved and merged
-    (280, "pr", DEPENDABOT, False, ("dependencies",),
-     ((0.02, "comment", CODECOV), (20, "APPROVED", "alice"), (20.5, "merge", "alice"))),
+    (
+        280,
+        "pr",
+        DEPENDABOT,
+        False,
+        ("dependencies",),
+        ((0.02, "comment", CODECOV), (20, "APPROVED", "alice"), (20.5, "merge", "alice")),
+    ),
     # user-kind bot in 7 s and the author's own comment before the first review at 48 h
-    (270, "pr", "erin", False, (),
-     ((0.002, "comment", K8S_CI_ROBOT), (0.5, "comment", "erin"), (48, "CHANGES_REQUESTED", "carol"),
-      (50, "comment", "erin"), (72, "APPROVED", "carol"), (73, "merge", "carol"))),
+    (
+        270,
+        "pr",
+        "erin",
+        False,
+        (),
+        (
+            (0.002, "comment", K8S_CI_ROBOT),
+            (0.5, "comment", "erin"),
+            (48, "CHANGES_REQUESTED", "carol"),
+            (50, "comment", "erin"),
+            (72, "APPROVED", "carol"),
+            (73, "merge", "carol"),
+        ),
+    ),
     # deleted author, answered in 3 h
     (260, "issue", None, False, (), ((3, "comment", "alice"), (4, "close", "alice"))),
     # draft: bob's comment at 2 h is before ready (24 h) so the response is his review at 26 h
-    (250, "pr", "dave", True, (),
-     ((1, "comment", "dave"), (2, "comment", "bob"), (24, "ready", "dave"), (26, "APPROVED", "bob"),
-      (27, "merge", "bob"))),
+    (
+        250,
+        "pr",
+        "dave",
+        True,
+        (),
+        (
+            (1, "comment", "dave"),
+            (2, "comment", "bob"),
+            (24, "ready", "dave"),
+            (26, "APPROVED", "bob"),
+            (27, "merge", "bob"),
+        ),
+    ),
     # closed by its author, nobody else answered
     (240, "issue", "grace", False, ("question",), ((5, "close", "grace"),)),
     # a PENDING review at 1 h (never submitted), then a real review at 10 h
-    (230, "pr", "frank", False, (),
-     ((1, "PENDING", "bob"), (10, "COMMENTED", "alice"), (29, "APPROVED", "alice"),
-      (30, "merge", "alice"))),
+    (
+        230,
+        "pr",
+        "frank",
+        False,
+        (),
+        (
+            (1, "PENDING", "bob"),
+            (10, "COMMENTED", "alice"),
+            (29, "APPROVED", "alice"),
+            (30, "merge", "alice"),
+        ),
+    ),
     # AI agent's pull request; github-actions in 3 min, maintainer at 4 h
-    (220, "pr", COPILOT_AGENT, False, (),
-     ((0.05, "comment", GITHUB_ACTIONS), (4, "comment", "alice"), (5, "merge", "alice"))),
+    (
+        220,
+        "pr",
+        COPILOT_AGENT,
+        False,
+        (),
+        ((0.05, "comment", GITHUB_ACTIONS), (4, "comment", "alice"), (5, "merge", "alice")),
+    ),
     # answered at 1 h, converted to draft by its author, ready again, merged
-    (200, "pr", "grace", False, (),
-     ((0.02, "comment", CODECOV), (1, "COMMENTED", "alice"), (2, "draft", "grace"),
-      (48, "ready", "grace"), (50, "APPROVED", "alice"), (51, "merge", "alice"))),
+    (
+        200,
+        "pr",
+        "grace",
+        False,
+        (),
+        (
+            (0.02, "comment", CODECOV),
+            (1, "COMMENTED", "alice"),
+            (2, "draft", "grace"),
+            (48, "ready", "grace"),
+            (50, "APPROVED", "alice"),
+            (51, "merge", "alice"),
+        ),
+    ),
     # only the stale bot ever answered, and it closed the issue
-    (180, "issue", "ivan", False, (),
-     ((0.01, "comment", GITHUB_ACTIONS), (1440, "comment", GITHUB_ACTIONS),
-      (1608, "close", GITHUB_ACTIONS))),
+    (
+        180,
+        "issue",
+        "ivan",
+        False,
+        (),
+        (
+            (0.01, "comment", GITHUB_ACTIONS),
+            (1440, "comment", GITHUB_ACTIONS),
+            (1608, "close", GITHUB_ACTIONS),
+        ),
+    ),
     # changes requested at 2 h, closed unmerged by a maintainer
     (170, "pr", "ivan", False, (), ((2, "CHANGES_REQUESTED", "alice"), (100, "close", "alice"))),
     # closed, reopened by the reporter, answered again, closed again
-    (160, "issue", "judy", False, ("bug",),
-     ((6, "comment", "carol"), (8, "close", "carol"), (200, "reopen", "judy"),
-      (201, "comment", "judy"), (210, "comment", "carol"), (212, "close", "carol"))),
+    (
+        160,
+        "issue",
+        "judy",
+        False,
+        ("bug",),
+        (
+            (6, "comment", "carol"),
+            (8, "close", "carol"),
+            (200, "reopen", "judy"),
+            (201, "comment", "judy"),
+            (210, "comment", "carol"),
+            (212, "close", "carol"),
+        ),
+    ),
     # first-timer; a deleted user's comment at 3 h comes before the maintainer at 8 h
-    (150, "pr", "judy", False, (),
-     ((0.01, "comment", CODECOV), (3, "comment", None), (8, "APPROVED", "carol"),
-      (9, "merge", "carol"))),
+    (
+        150,
+        "pr",
+        "judy",
+        False,
+        (),
+        (
+            (0.01, "comment", CODECOV),
+            (3, "comment", None),
+            (8, "APPROVED", "carol"),
+            (9, "merge", "carol"),
+        ),
+    ),
     # superseded dependabot bump: closed by dependabot, no human ever
-    (140, "pr", DEPENDABOT, False, ("dependencies",),
-     ((0.02, "comment", CODECOV), (168, "close", DEPENDABOT))),
+    (
+        140,
+        "pr",
+        DEPENDABOT,
+        False,
+        ("dependencies",),
+        ((0.02, "comment", CODECOV), (168, "close", DEPENDABOT)),
+    ),
     # 110 author/bot comments (more than a page) before the first maintainer comment at 40 h
-    (120, "pr", "heidi", False, (),
-     ((0, "chain", "heidi"), (40, "comment", "bob"), (60, "APPROVED", "bob"), (61, "merge", "bob"))),
+    (
+        120,
+        "pr",
+        "heidi",
+        False,
+        (),
+        (
+            (0, "chain", "heidi"),
+            (40, "comment", "bob"),
+            (60, "APPROVED", "bob"),
+            (61, "merge", "bob"),
+        ),
+    ),
     # contributor's issue answered in 1 h, still open
     (100, "issue", "erin", False, ("bug",), ((1, "comment", "carol"),)),
     # a maintainer's own pull request reviewed by another maintainer
@@ -826,8 +952,14 @@ _SMALL_ITEMS: tuple[tuple[float, str, str | None, bool, tuple[str, ...], _Script
     # unanswered good first issue, two months old
     (60, "issue", "dave", False, ("good first issue",), ()),
     # a review later dismissed, then an approval
-    (45, "pr", "carol", False, (),
-     ((2, "DISMISSED", "alice"), (5, "APPROVED", "alice"), (6, "merge", "carol"))),
+    (
+        45,
+        "pr",
+        "carol",
+        False,
+        (),
+        ((2, "DISMISSED", "alice"), (5, "APPROVED", "alice"), (6, "merge", "carol")),
+    ),
     # unanswered help-wanted issue with its author's own ping
     (30, "issue", "heidi", False, ("help wanted",), ((24, "comment", "heidi"),)),
     # still a draft after 20 days; alice commented on the draft
@@ -891,13 +1023,17 @@ def _small(people: _People, now: int) -> SimRepository:
                 for k in range(110):
                     bot = actor if k % 3 == 0 else GITHUB_ACTIONS
                     at += 20 * MINUTE
-                    events.append((at, COMMENT, bot, builder.association(bot, at, False), None, None))
+                    events.append(
+                        (at, COMMENT, bot, builder.association(bot, at, False), None, None)
+                    )
             elif what in _SMALL_WHAT:
                 typ = _SMALL_WHAT[what]
                 association = builder.association(actor, at, False) if typ == COMMENT else None
                 events.append((at, typ, actor, association, None, None))
             elif what == "PENDING":
-                events.append((at, REVIEW, actor, builder.association(actor, at, False), what, None))
+                events.append(
+                    (at, REVIEW, actor, builder.association(actor, at, False), what, None)
+                )
             else:
                 events.append((at, REVIEW, actor, builder.association(actor, at, False), what, at))
         item = builder.finish(number, "pull_request" if pull_request else "issue", author, created,
@@ -913,7 +1049,9 @@ def _small(people: _People, now: int) -> SimRepository:
             releases.append(SimRelease(name, _dt(at), None, False, True, "alice"))
             continue
         commit = [c for c in ascending if _ts(c.committed_date) <= at][-1]
-        releases.append(SimRelease(name, _dt(at), _dt(at + 10 * MINUTE), prerelease, False, "alice"))
+        releases.append(
+            SimRelease(name, _dt(at), _dt(at + 10 * MINUTE), prerelease, False, "alice")
+        )
         tags.append(SimTag(name, commit.oid, commit.committed_date, False))
     tags.append(SimTag("v0.0.1-test", ascending[0].oid, ascending[0].committed_date, True))
     return SimRepository(
@@ -1031,7 +1169,9 @@ def generate(spec: str, *, seed: int = 1, now: datetime | None = None) -> Datase
         if name == "small":
             repos.append(_small(people, now_ts))
         elif name == "org":
-            repos.extend(_org(values["repos"], max(1, values.get("items", 40)), seed, people, now_ts))
+            repos.extend(
+                _org(values["repos"], max(1, values.get("items", 40)), seed, people, now_ts)
+            )
         else:
             profile = _scaled(_KUBE_RS if name == "kube-rs" else _KUBERNETES, values)
             rng = random.Random(f"{seed}/{name}")
@@ -1040,3 +1180,365 @@ def generate(spec: str, *, seed: int = 1, now: datetime | None = None) -> Datase
     if len(set(names)) != len(names):
         raise ValueError(f"SPEC {spec!r} names a repository twice")
     return Dataset(now=_dt(now_ts), users=list(people.users.values()), repositories=repos)
+
+
+# --- evolve -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvolveSummary:
+    """What one ``evolve`` step changed. Items are ``owner/repo#N``, releases ``owner/repo@tag``."""
+
+    previous_now: datetime
+    now: datetime
+    changed_items: tuple[str, ...]  # existing items that got new timeline entries
+    new_items: tuple[str, ...]
+    timeline_entries: int  # entries added, on existing and new items
+    first_responses: int  # open items that got their first maintainer response
+    closed: int
+    merged: int
+    reopened: int
+    new_releases: tuple[str, ...]
+    new_commits: int
+    new_users: tuple[str, ...]
+
+    @property
+    def touched_items(self) -> tuple[str, ...]:
+        return self.changed_items + self.new_items
+
+
+def evolve(
+    dataset: Dataset,
+    *,
+    seed: int,
+    advance: timedelta = timedelta(hours=1),
+    changed_fraction: float = 0.01,
+    new_items: int = 0,
+    new_releases: int = 0,
+    new_commits: int = 0,
+    repositories: list[str] | None = None,
+) -> EvolveSummary:
+    """Move ``dataset.now`` forward by ``advance`` and add activity stamped after the old ``now``.
+
+    About ``changed_fraction`` of existing items (70% of them open ones) get comments, reviews,
+    first responses, closes, merges or reopens; ``new_items``, ``new_releases`` (with tags) and
+    ``new_commits`` are spread over the repositories. Only ``repositories`` ("owner/name") change
+    if given; archived ones never do. Every change goes through ``Dataset``'s mutation methods,
+    so versions and ``updated_at``/``pushed_at`` move as on GitHub. The same dataset and seed
+    give the same changes.
+    """
+    if advance < timedelta(seconds=1):
+        raise ValueError("advance must be at least one second")
+    if not 0.0 <= changed_fraction <= 1.0:
+        raise ValueError("changed_fraction must be between 0 and 1")
+    if min(new_items, new_releases, new_commits) < 0:
+        raise ValueError("new_items, new_releases and new_commits must not be negative")
+    with dataset.lock:
+        step = _Evolution(dataset, seed, dataset.now, dataset.now + advance)
+        repos = step.select(repositories)
+        dataset.now = step.new
+        step.touch_items(repos, changed_fraction)
+        step.add_items(repos, new_items)
+        step.add_commits(repos, new_commits)
+        step.add_releases(repos, new_releases)
+        return step.summary()
+
+
+_SEMVER = re.compile(r"^(v?)(\d+)\.(\d+)\.(\d+)$")
+
+
+class _Evolution:
+    """One ``evolve`` step: picks people from each repository's own history."""
+
+    def __init__(self, dataset: Dataset, seed: int, old: datetime, new: datetime) -> None:
+        self.dataset = dataset
+        self.old, self.new = old, new
+        self.first, self.last = _ts(old) + 1, _ts(new)  # stamps fall in (old, new]
+        self.rng = random.Random(f"evolve/{seed}/{_ts(old)}/{_ts(new)}")
+        self.seed = seed
+        self._cast: dict[str, tuple[dict[str, str], list[str]]] = {}
+        self.changed: set[tuple[str, int]] = set()
+        self.created: list[str] = []
+        self.entries = self.first_responses = self.closed = self.merged = self.reopened = 0
+        self.releases: list[str] = []
+        self.commits = 0
+        self.users: list[str] = []
+
+    def select(self, names: list[str] | None) -> list[SimRepository]:
+        if names is None:
+            repos = list(self.dataset.repositories.values())
+        else:
+            repos = []
+            for full_name in names:
+                owner, _, name = full_name.partition("/")
+                repo = self.dataset.repository(owner, name)
+                if repo is None:
+                    raise ValueError(f"no repository {full_name!r} in the dataset")
+                repos.append(repo)
+        return sorted((r for r in repos if not r.is_archived), key=lambda r: r.full_name.lower())
+
+    def times(self, count: int) -> list[int]:
+        return sorted(self.rng.randint(self.first, self.last) for _ in range(count))
+
+    # --- who ------------------------------------------------------------------------------
+    def is_bot(self, login: str | None) -> bool:
+        if login is None:
+            return False
+        user = self.dataset.user(login)
+        kind = user.kind if user is not None else "User"
+        return kind != "User" or login in BOT_ACCOUNTS or login.endswith("[bot]")
+
+    def cast(self, repo: SimRepository) -> tuple[dict[str, str], list[str]]:
+        """(maintainers with their association, other human authors) seen lately in ``repo``."""
+        key = repo.full_name.lower()
+        if key not in self._cast:
+            roles: dict[str, str] = {}
+            authors: dict[str, None] = {}
+            for item in repo.items[-300:]:
+                if item.author is not None and not self.is_bot(item.author):
+                    if item.author_association in MAINTAINER_ASSOCIATIONS:
+                        roles.setdefault(item.author, item.author_association)
+                    else:
+                        authors[item.author] = None
+                for entry in item.timeline:
+                    association = entry.author_association
+                    if association in MAINTAINER_ASSOCIATIONS and not self.is_bot(entry.actor):
+                        assert association is not None and entry.actor is not None
+                        roles.setdefault(entry.actor, association)
+            if not roles:
+                login = f"{repo.owner}-maintainer"
+                if self.dataset.user(login) is None:
+                    self.dataset.add_user(SimUser(login=login))
+                    self.users.append(login)
+                roles[login] = "MEMBER"
+            self._cast[key] = (roles, [a for a in authors if a not in roles])
+        return self._cast[key]
+
+    def maintainer(self, repo: SimRepository, other_than: str | None = None) -> tuple[str, str]:
+        roles = self.cast(repo)[0]
+        choices = [m for m in roles if m != other_than] or list(roles)
+        login = self.rng.choice(choices)
+        return login, roles[login]
+
+    def newcomer(self) -> str:
+        index = 1_000_000 + len(self.dataset.users)
+        while self.dataset.user(_login(index)) is not None:
+            index += 1
+        login = _login(index)
+        rng = random.Random(f"{self.seed}/{login}")
+        company = rng.choice(rng.choice(_COMPANY_SPELLINGS)) if rng.random() < 0.5 else None
+        self.dataset.add_user(SimUser(login=login, company=company))
+        self.users.append(login)
+        return login
+
+    # --- changes --------------------------------------------------------------------------
+    def add(
+        self,
+        repo: SimRepository,
+        item: SimItem,
+        at: int,
+        typ: str,
+        actor: str | None,
+        association: str | None = None,
+        state: str | None = None,
+    ) -> None:
+        entry = SimTimelineEntry(
+            id=node_id(_ID_PREFIX[typ], repo.full_name, item.number, len(item.timeline)),
+            type=typ,
+            actor=actor,
+            created_at=_dt(at),
+            author_association=association,
+            review_state=state,
+            submitted_at=_dt(at) if typ == REVIEW and state != "PENDING" else None,
+        )
+        self.dataset.add_timeline_entry(repo, item, entry)
+        self.entries += 1
+        self.closed += typ == CLOSED
+        self.merged += typ == MERGED
+        self.reopened += typ == REOPENED
+
+    def responded(self, item: SimItem) -> bool:
+        return any(
+            e.type in (COMMENT, REVIEW)
+            and e.review_state != "PENDING"
+            and e.actor != item.author
+            and not self.is_bot(e.actor)
+            for e in item.timeline
+        )
+
+    def respond(self, repo: SimRepository, item: SimItem, at: int) -> None:
+        login, role = self.maintainer(repo, item.author)
+        if item.kind == "pull_request" and self.rng.random() < 0.6:
+            state = self.rng.choice(("APPROVED", "CHANGES_REQUESTED", "COMMENTED"))
+            self.add(repo, item, at, REVIEW, login, role, state)
+        else:
+            self.add(repo, item, at, COMMENT, login, role)
+
+    def resolve(self, repo: SimRepository, item: SimItem, at: int) -> None:
+        login, role = self.maintainer(repo, item.author)
+        if item.kind == "pull_request" and self.rng.random() < 0.85:
+            self.add(repo, item, at, REVIEW, login, role, "APPROVED")
+            self.add(repo, item, at, MERGED, login)
+        elif item.author is not None and self.rng.random() < 0.15:
+            self.add(repo, item, at, CLOSED, item.author)
+        else:
+            self.add(repo, item, at, CLOSED, login)
+
+    def touch_items(self, repos: list[SimRepository], fraction: float) -> None:
+        rng = self.rng
+        everything = [(repo, item) for repo in repos for item in repo.items]
+        wanted = fraction * len(everything)
+        count = int(wanted) + (rng.random() < wanted - int(wanted))
+        open_ones = [pair for pair in everything if pair[1].state == "OPEN"]
+        chosen = rng.sample(open_ones, min(len(open_ones), round(count * 0.7)))
+        seen = {id(item) for _, item in chosen}
+        for pair in rng.sample(everything, min(len(everything), 2 * count)):
+            if len(chosen) >= count:
+                break
+            if id(pair[1]) not in seen:
+                seen.add(id(pair[1]))
+                chosen.append(pair)
+        chosen.sort(key=lambda pair: (pair[0].full_name.lower(), pair[1].number))
+        for repo, item in chosen:
+            self.touch(repo, item)
+            self.changed.add((repo.full_name, item.number))
+
+    def touch(self, repo: SimRepository, item: SimItem) -> None:
+        rng = self.rng
+        first, second = self.times(2)
+        author_association = item.author_association
+        if item.state != "OPEN":
+            if item.state == "CLOSED" and rng.random() < 0.2:
+                self.add(repo, item, first, REOPENED, item.author or self.maintainer(repo)[0])
+            elif item.author is not None and rng.random() < 0.5:
+                self.add(repo, item, first, COMMENT, item.author, author_association)
+            else:
+                self.respond(repo, item, first)
+        elif item.is_draft:
+            if item.author is not None and rng.random() < 0.5:
+                self.add(repo, item, first, READY, item.author)
+            else:
+                self.add(repo, item, first, COMMENT, item.author, author_association)
+        elif not self.responded(item):
+            self.respond(repo, item, first)
+            self.first_responses += 1
+            if rng.random() < 0.3:
+                self.resolve(repo, item, second)
+        else:
+            r = rng.random()
+            if r < 0.3 and item.author is not None:
+                self.add(repo, item, first, COMMENT, item.author, author_association)
+            elif r < 0.6:
+                self.respond(repo, item, first)
+            else:
+                self.resolve(repo, item, first)
+
+    def add_items(self, repos: list[SimRepository], count: int) -> None:
+        if not repos or count == 0:
+            return
+        rng = self.rng
+        targets = rng.choices(range(len(repos)), [len(r.items) + 1 for r in repos], k=count)
+        for index, repo in enumerate(repos):
+            roles, authors = self.cast(repo)
+            merged_authors = {i.author for i in repo.items if i.merged_at is not None}
+            ci_bot = self.ci_bot(repo)
+            for at in self.times(targets.count(index)):
+                pull_request = rng.random() < 0.6
+                if rng.random() < 0.3 or not authors:
+                    author = self.newcomer()
+                else:
+                    author = rng.choice(authors + list(roles))
+                if author in roles:
+                    association = roles[author]
+                elif author in merged_authors:
+                    association = "CONTRIBUTOR"
+                else:
+                    association = "FIRST_TIME_CONTRIBUTOR" if pull_request else "NONE"
+                item = SimItem(
+                    number=repo.next_number(),
+                    kind="pull_request" if pull_request else "issue",
+                    author=author,
+                    author_association=association,
+                    created_at=_dt(at),
+                    updated_at=_dt(at),
+                    is_draft=pull_request and rng.random() < 0.1,
+                )
+                self.dataset.add_item(repo, item)
+                self.created.append(f"{repo.full_name}#{item.number}")
+                greeted = at + rng.randint(2, 120)
+                if pull_request and ci_bot is not None and greeted <= self.last:
+                    association = _BOT_ASSOCIATION.get(ci_bot, "NONE")
+                    self.add(repo, item, greeted, COMMENT, ci_bot, association)
+
+    def ci_bot(self, repo: SimRepository) -> str | None:
+        """The bot that usually comments first on this repository's pull requests."""
+        counts: dict[str, int] = {}
+        for item in repo.items[-100:]:
+            if item.kind == "pull_request" and item.timeline:
+                actor = item.timeline[0].actor
+                if actor is not None and self.is_bot(actor):
+                    counts[actor] = counts.get(actor, 0) + 1
+        return max(sorted(counts), key=lambda login: counts[login]) if counts else None
+
+    def add_commits(self, repos: list[SimRepository], count: int) -> None:
+        if not repos or count == 0:
+            return
+        targets = self.rng.choices(range(len(repos)), [len(r.commits) + 1 for r in repos], k=count)
+        for index, repo in enumerate(repos):
+            for at in self.times(targets.count(index)):
+                self.commit(repo, at)
+
+    def commit(self, repo: SimRepository, at: int) -> SimCommit:
+        roles, authors = self.cast(repo)
+        login = self.rng.choice(list(roles) + authors)
+        oid = hashlib.sha1(f"{repo.full_name}:{self.seed}:{at}:{self.commits}".encode()).hexdigest()
+        commit = _commit(oid, at, at - self.rng.randint(0, HOUR), login, self.rng)
+        self.dataset.add_commit(repo, commit)
+        self.commits += 1
+        return commit
+
+    def add_releases(self, repos: list[SimRepository], count: int) -> None:
+        if not repos or count == 0:
+            return
+        weights = [5 if r.releases else 1 for r in repos]
+        targets = self.rng.choices(range(len(repos)), weights, k=count)
+        for index, repo in enumerate(repos):
+            for at in self.times(targets.count(index)):
+                self.release(repo, at)
+
+    def release(self, repo: SimRepository, at: int) -> None:
+        prefix, version = "v", (0, 1, 0)
+        stable = [m for r in repo.releases if not r.is_draft and (m := _SEMVER.match(r.tag_name))]
+        if stable:
+            latest = max(stable, key=lambda m: tuple(int(n) for n in m.groups()[1:]))
+            prefix = latest.group(1)
+            version = (int(latest.group(2)), int(latest.group(3)), int(latest.group(4)) + 1)
+        taken = {r.tag_name for r in repo.releases} | {t.name for t in repo.tags}
+        while (name := prefix + "{}.{}.{}".format(*version)) in taken:
+            version = (version[0], version[1], version[2] + 1)
+        commit = next((c for c in repo.commits if _ts(c.committed_date) <= at), None)
+        if commit is None:
+            commit = self.commit(repo, at)
+        published = min(self.last, at + self.rng.randint(MINUTE, 10 * MINUTE))
+        author = self.maintainer(repo)[0]
+        release = SimRelease(name, _dt(at), _dt(published), False, False, author)
+        self.dataset.add_release(repo, release)
+        self.dataset.add_tag(repo, SimTag(name, commit.oid, _dt(at), True))
+        self.releases.append(f"{repo.full_name}@{name}")
+
+    def summary(self) -> EvolveSummary:
+        changed = sorted(self.changed, key=lambda ref: (ref[0].lower(), ref[1]))
+        return EvolveSummary(
+            previous_now=self.old,
+            now=self.new,
+            changed_items=tuple(f"{name}#{number}" for name, number in changed),
+            new_items=tuple(self.created),
+            timeline_entries=self.entries,
+            first_responses=self.first_responses,
+            closed=self.closed,
+            merged=self.merged,
+            reopened=self.reopened,
+            new_releases=tuple(self.releases),
+            new_commits=self.commits,
+            new_users=tuple(self.users),
+        )
