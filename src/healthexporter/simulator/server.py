@@ -406,6 +406,14 @@ class SimulatorServer:
             self._graphql = GraphQLEngine(self.dataset)
         return self._graphql
 
+    def _peek(self, handler: _Handler, kind: str) -> BucketSnapshot | None:
+        """The bucket of the request's token, if it is valid, without charging it: faults
+        answer with the rate-limit headers GitHub would send."""
+        token = self._token_of(handler)
+        if token is None or not self._token_valid(token):
+            return None
+        return self.buckets.get(token, "graphql" if kind == "graphql" else "core").snapshot()
+
     def _token_of(self, handler: _Handler) -> str | None:
         scheme, _, token = (handler.headers.get("Authorization") or "").strip().partition(" ")
         if scheme.lower() in ("bearer", "token") and token.strip():
@@ -543,12 +551,14 @@ class SimulatorServer:
             return True
         if fault.kind in ("500", "502", "503"):
             body = github_faults.server_error_body(int(fault.kind), graphql, self._request_id())
-            self._finish(handler, exchange, self._json(int(fault.kind), body, None))
+            answer = self._json(int(fault.kind), body, self._peek(handler, exchange.kind))
+            self._finish(handler, exchange, answer)
             return True
         if fault.kind == "secondary":
             body = github_faults.secondary_limit_body(self._request_id())
             extra = {} if fault.retry_after is None else {"retry-after": str(fault.retry_after)}
-            self._finish(handler, exchange, self._json(fault.status or 403, body, None, extra))
+            snapshot = self._peek(handler, exchange.kind)
+            self._finish(handler, exchange, self._json(fault.status or 403, body, snapshot, extra))
             return True
         if fault.kind == "401":
             self._finish(handler, exchange, self._bad_credentials())
