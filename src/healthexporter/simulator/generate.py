@@ -394,7 +394,9 @@ class _RepoBuilder:
         events: list[_Event] = []
 
         def comment(at: int, actor: str | None) -> None:
-            events.append((at, COMMENT, actor, self.association(actor, at, False), None, None))
+            # the author's comments on their own pull request carry its association
+            association = self.association(actor, at, actor is not None and actor == author)
+            events.append((at, COMMENT, actor, association, None, None))
 
         def review(at: int, actor: str | None, state: str) -> None:
             started = max(created, at - rng.randint(0, 300))
@@ -449,8 +451,10 @@ class _RepoBuilder:
         if rng.random() < 0.08:
             comment(rng.randint(ready, first_at), self.community_commenter())
         if rng.random() < 0.04:  # started, never submitted: invisible to others
-            pending = rng.randint(ready, first_at)
-            events.append((pending, REVIEW, self.maintainer(author), None, "PENDING", None))
+            pending, owner = rng.randint(ready, first_at), self.maintainer(author)
+            if owner is not None:
+                association = self.association(owner, pending, False)
+                events.append((pending, REVIEW, owner, association, "PENDING", None))
         reviewer = self.maintainer(author)
         if reviewer is None:  # a lone maintainer merges their own work
             event(first_at, MERGED, author)
@@ -1017,19 +1021,19 @@ def _small(people: _People, now: int) -> SimRepository:
         events: list[_Event] = []
         for hours, what, actor in script:
             at = created + int(hours * HOUR)
+            own = pull_request and actor is not None and actor == author
             if actor in BOT_ACCOUNTS:
                 people.account(actor, BOT_ACCOUNTS[actor])
             if what == "chain":  # 110 comments, 20 min apart, every third by the author
                 for k in range(110):
-                    bot = actor if k % 3 == 0 else GITHUB_ACTIONS
+                    who = actor if k % 3 == 0 else GITHUB_ACTIONS
                     at += 20 * MINUTE
-                    events.append(
-                        (at, COMMENT, bot, builder.association(bot, at, False), None, None)
-                    )
+                    association = builder.association(who, at, pull_request and who == author)
+                    events.append((at, COMMENT, who, association, None, None))
             elif what in _SMALL_WHAT:
                 typ = _SMALL_WHAT[what]
-                association = builder.association(actor, at, False) if typ == COMMENT else None
-                events.append((at, typ, actor, association, None, None))
+                said = builder.association(actor, at, own) if typ == COMMENT else None
+                events.append((at, typ, actor, said, None, None))
             elif what == "PENDING":
                 events.append(
                     (at, REVIEW, actor, builder.association(actor, at, False), what, None)
