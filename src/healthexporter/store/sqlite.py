@@ -1,0 +1,954 @@
+"""The SQLite store: the default ``Store``, one file on disk.
+
+Why the standard library's ``sqlite3`` and no ORM: the store is a handful of tables whose hot
+path is bulk upserts of a page of items with their activities. ``executemany`` of a prepared
+``INSERT … ON CONFLICT DO UPDATE`` does that in a few milliseconds; an ORM would add object
+tracking per row and hide the one thing that matters here, which statements run in which
+transaction.
+
+Durability: the database runs in WAL mode with ``synchronous=NORMAL``. A process killed at any
+moment loses nothing committed (the WAL is written before COMMIT returns); a power loss may
+lose the last few transactions but never corrupts the file. Losing the last pages is harmless
+here, because each page is committed together with the stream state that says how far the sync
+got: after a power loss the sync simply resumes from an older cursor.
+
+Threads: several sync workers and the web server's reader share one store. Each thread gets
+its own connection (``threading.local``), so readers see a consistent snapshot without waiting
+for writers (WAL lets readers and one writer run at once). Writes are serialized by one lock in
+the process and ``BEGIN IMMEDIATE`` between processes (a ``healthexporter sync`` run beside the
+server), with a busy timeout for the latter. Every ``save_*`` is exactly one transaction. An
+in-memory store (``":memory:"``, for tests) is one connection, and every call takes the lock.
+
+Times are stored as ISO-8601 UTC text with microseconds (``2026-01-05T09:00:00.000001+00:00``):
+fixed width, so SQL comparisons and ``ORDER BY`` are chronological, readable in the ``sqlite3``
+shell, and read back as the same timezone-aware datetimes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from healthexporter.errors import StoreError
+from healthexporter.model import (
+    Activity,
+    ActivityKind,
+    Actor,
+    ActorKind,
+    Commit,
+    Item,
+    ItemKind,
+    ItemState,
+    Release,
+    Repository,
+    SyncReport,
+    Tag,
+    User,
+)
+from healthexporter.store import CachedResponse, PassKind, Stream, StreamState
+
+BUSY_TIMEOUT_MS = 30_000  # another process holding the write lock (e.g. a long reconcile page)
+
+# The schema, one step per version; ``PRAGMA user_version`` is the number of steps applied.
+# Never edit a released step: append a new one. Steps are lists of statements (not scripts),
+# because ``executescript`` would commit the migration's transaction half-way.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE repositories (
+            full_name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,
+            project TEXT NOT NULL,
+            node_id TEXT NOT NULL,
+            default_branch TEXT,
+            is_archived INTEGER NOT NULL,
+            is_fork INTEGER NOT NULL,
+            is_empty INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            pushed_at TEXT
+        )""",
+        """CREATE TABLE items (
+            repository TEXT NOT NULL COLLATE NOCASE,
+            number INTEGER NOT NULL CHECK (number > 0),
+            kind TEXT NOT NULL CHECK (kind IN ('pull_request', 'issue')),
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            closed_at TEXT,
+            merged_at TEXT,
+            is_draft INTEGER NOT NULL,
+            author_login TEXT,
+            author_kind TEXT NOT NULL,
+            author_association TEXT NOT NULL,
+            activity_cursor TEXT,
+            generation INTEGER NOT NULL,
+            PRIMARY KEY (repository, number)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE item_labels (
+            repository TEXT NOT NULL COLLATE NOCASE,
+            number INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            PRIMARY KEY (repository, number, label),
+            FOREIGN KEY (repository, number) REFERENCES items (repository, number)
+                ON DELETE CASCADE
+        ) WITHOUT ROWID""",
+        """CREATE TABLE activities (
+            id TEXT NOT NULL PRIMARY KEY,
+            repository TEXT NOT NULL COLLATE NOCASE,
+            number INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            actor_login TEXT,
+            actor_kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            association TEXT,
+            review_state TEXT,
+            generation INTEGER NOT NULL,
+            FOREIGN KEY (repository, number) REFERENCES items (repository, number)
+                ON DELETE CASCADE
+        )""",
+        "CREATE INDEX activities_by_item ON activities (repository, number, at, id)",
+        """CREATE TABLE releases (
+            repository TEXT NOT NULL COLLATE NOCASE,
+            tag_name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            published_at TEXT,
+            is_prerelease INTEGER NOT NULL,
+            is_draft INTEGER NOT NULL,
+            generation INTEGER NOT NULL,
+            PRIMARY KEY (repository, tag_name)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE tags (
+            repository TEXT NOT NULL COLLATE NOCASE,
+            name TEXT NOT NULL,
+            commit_oid TEXT NOT NULL,
+            tagged_at TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            PRIMARY KEY (repository, name)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE commits (
+            repository TEXT NOT NULL COLLATE NOCASE,
+            oid TEXT NOT NULL,
+            committed_at TEXT NOT NULL,
+            authored_at TEXT NOT NULL,
+            author_login TEXT,
+            author_identity TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            PRIMARY KEY (repository, oid)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE users (
+            login TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,
+            kind TEXT NOT NULL,
+            company TEXT,
+            fetched_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE stream_states (
+            repository TEXT NOT NULL COLLATE NOCASE,
+            stream TEXT NOT NULL,
+            watermark TEXT,
+            pass_kind TEXT,
+            pass_cursor TEXT,
+            pass_high_water TEXT,
+            generation INTEGER NOT NULL,
+            last_full_pass_at TEXT,
+            PRIMARY KEY (repository, stream)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE http_cache (
+            url TEXT NOT NULL PRIMARY KEY,
+            etag TEXT NOT NULL,
+            body TEXT NOT NULL
+        )""",
+        # Only the newest report per repository is kept (the table stays small however often
+        # syncs run), plus when the newest successful one finished.
+        """CREATE TABLE sync_reports (
+            repository TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,
+            finished_at TEXT NOT NULL,
+            report TEXT NOT NULL,
+            last_success_at TEXT
+        )""",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Columns of the GitHub data in ``dump()``: everything but the sync bookkeeping (generations).
+_DUMP_QUERIES = {
+    "repositories": "SELECT full_name, project, node_id, default_branch, is_archived, is_fork,"
+    " is_empty, created_at, pushed_at FROM repositories ORDER BY full_name",
+    "items": "SELECT repository, number, kind, state, created_at, updated_at, closed_at,"
+    " merged_at, is_draft, author_login, author_kind, author_association, activity_cursor"
+    " FROM items ORDER BY repository, number",
+    "item_labels": "SELECT repository, number, label FROM item_labels"
+    " ORDER BY repository, number, label",
+    "activities": "SELECT id, repository, number, kind, actor_login, actor_kind, at,"
+    " association, review_state FROM activities ORDER BY id",
+    "releases": "SELECT repository, tag_name, created_at, published_at, is_prerelease, is_draft"
+    " FROM releases ORDER BY repository, tag_name",
+    "tags": "SELECT repository, name, commit_oid, tagged_at FROM tags ORDER BY repository, name",
+    "commits": "SELECT repository, oid, committed_at, authored_at, author_login,"
+    " author_identity FROM commits ORDER BY repository, oid",
+    "users": "SELECT login, kind, company, fetched_at FROM users ORDER BY login",
+}
+
+_ACTIVITY_KINDS = {kind.value: kind for kind in ActivityKind}
+_ACTOR_KINDS = {kind.value: kind for kind in ActorKind}
+_ITEM_KINDS = {kind.value: kind for kind in ItemKind}
+_ITEM_STATES = {state.value: state for state in ItemState}
+_ITEM_STREAMS = {Stream.PULL_REQUESTS: ItemKind.PULL_REQUEST, Stream.ISSUES: ItemKind.ISSUE}
+_REF_TABLES = {Stream.RELEASES: "releases", Stream.TAGS: "tags", Stream.COMMITS: "commits"}
+
+
+def _time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: the store keeps timezone-aware UTC times")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")
+
+
+def _maybe_time(value: datetime | None) -> str | None:
+    return None if value is None else _time(value)
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _maybe_parse_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class SQLiteStore:
+    """The ``Store`` in one SQLite file. Create it with ``SQLiteStore.open(path)``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._memory = self.path == ":memory:"
+        self._write_lock = threading.Lock()
+        self._registry_lock = threading.Lock()
+        self._local = threading.local()
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._closed = False
+        if not self._memory:
+            _check_parent(Path(self.path))
+        connection = self._connect()
+        try:
+            if not self._memory:
+                # Persistent in the file; needs the directory to be writable (for the -wal file).
+                connection.execute("PRAGMA journal_mode=WAL").fetchone()
+            self._migrate(connection)
+        except sqlite3.Error as exc:
+            connection.close()
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        except StoreError:
+            connection.close()
+            raise
+        self._local.connection = connection
+        self._connections.append((threading.current_thread(), connection))
+
+    @classmethod
+    def open(cls, path: str | Path) -> SQLiteStore:
+        """Open (creating if needed) and migrate the store at ``path``; ``":memory:"`` is a
+        private in-memory store. Raises ``StoreError`` naming the path and the cause when the
+        file cannot be created or written, or was written by a newer healthexporter."""
+        return cls(path)
+
+    # --- connections and transactions -------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            # isolation_level=None: no implicit transactions; every transaction is explicit.
+            # check_same_thread=False: close() may close another thread's connection.
+            connection = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        try:
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            connection.close()
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        return connection
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection (the only one for an in-memory store)."""
+        if self._closed:
+            raise StoreError(f"store {self.path} is closed")
+        if self._memory:
+            return self._connections[0][1]
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        connection = self._connect()
+        with self._registry_lock:
+            # Close the connections of threads that have ended (e.g. a thread per HTTP request).
+            alive = []
+            for thread, other in self._connections:
+                if thread.is_alive():
+                    alive.append((thread, other))
+                else:
+                    other.close()
+            alive.append((threading.current_thread(), connection))
+            self._connections = alive
+        self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it is committed, or none of it (the error, e.g. a full
+        disk, is raised as ``StoreError``)."""
+        with self._write_lock:
+            connection = self._connection()
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write {what} to store {self.path}: {exc}") from exc
+            try:
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException as exc:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"cannot write {what} to store {self.path}: {exc}") from exc
+                raise
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction, so that several queries see the same snapshot."""
+        lock = self._write_lock if self._memory else _NO_LOCK
+        with lock:
+            connection = self._connection()
+            try:
+                connection.execute("BEGIN")
+                try:
+                    yield connection
+                finally:
+                    if connection.in_transaction:
+                        connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read store {self.path}: {exc}") from exc
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        version = self._version(connection)
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: store schema version {version} is newer than this healthexporter"
+                f" understands ({SCHEMA_VERSION})"
+            )
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version(connection)  # another process may have migrated meanwhile
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: store schema version {version} is newer than this"
+                    f" healthexporter understands ({SCHEMA_VERSION})"
+                )
+            for step in MIGRATIONS[version:]:
+                for statement in step:
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _version(connection: sqlite3.Connection) -> int:
+        row = connection.execute("PRAGMA user_version").fetchone()
+        return int(row[0])
+
+    # --- repositories -----------------------------------------------------------------------
+    def save_repository(self, project: str, repository: Repository) -> None:
+        with self._writing(f"repository {repository.full_name}") as connection:
+            connection.execute(
+                """INSERT INTO repositories (full_name, project, node_id, default_branch,
+                       is_archived, is_fork, is_empty, created_at, pushed_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (full_name) DO UPDATE SET
+                       full_name = excluded.full_name, project = excluded.project,
+                       node_id = excluded.node_id, default_branch = excluded.default_branch,
+                       is_archived = excluded.is_archived, is_fork = excluded.is_fork,
+                       is_empty = excluded.is_empty, created_at = excluded.created_at,
+                       pushed_at = excluded.pushed_at""",
+                (
+                    repository.full_name,
+                    project,
+                    repository.node_id,
+                    repository.default_branch,
+                    repository.is_archived,
+                    repository.is_fork,
+                    repository.is_empty,
+                    _time(repository.created_at),
+                    _maybe_time(repository.pushed_at),
+                ),
+            )
+
+    def repositories(self) -> list[tuple[str, Repository]]:
+        with self._reading() as connection:
+            rows = connection.execute(
+                """SELECT project, full_name, node_id, default_branch, is_archived, is_fork,
+                          is_empty, created_at, pushed_at
+                   FROM repositories ORDER BY project, full_name"""
+            ).fetchall()
+        return [
+            (
+                project,
+                Repository(
+                    full_name=full_name,
+                    node_id=node_id,
+                    default_branch=default_branch,
+                    is_archived=bool(is_archived),
+                    is_fork=bool(is_fork),
+                    is_empty=bool(is_empty),
+                    created_at=_parse_time(created_at),
+                    pushed_at=_maybe_parse_time(pushed_at),
+                ),
+            )
+            for (project, full_name, node_id, default_branch, is_archived, is_fork, is_empty,
+                 created_at, pushed_at) in rows
+        ]  # fmt: skip
+
+    # --- sync progress ----------------------------------------------------------------------
+    def stream_state(self, repository: str, stream: Stream) -> StreamState:
+        with self._reading() as connection:
+            row = connection.execute(
+                """SELECT repository, watermark, pass_kind, pass_cursor, pass_high_water,
+                          generation, last_full_pass_at
+                   FROM stream_states WHERE repository = ? AND stream = ?""",
+                (repository, stream.value),
+            ).fetchone()
+        if row is None:
+            return StreamState(repository=repository, stream=stream)
+        stored_name, watermark, pass_kind, cursor, high_water, generation, last_full = row
+        return StreamState(
+            repository=stored_name,
+            stream=stream,
+            watermark=_maybe_parse_time(watermark),
+            pass_kind=None if pass_kind is None else PassKind(pass_kind),
+            pass_cursor=cursor,
+            pass_high_water=_maybe_parse_time(high_water),
+            generation=generation,
+            last_full_pass_at=_maybe_parse_time(last_full),
+        )
+
+    def save_stream_state(self, state: StreamState) -> None:
+        with self._writing(f"{state.repository} {state.stream} state") as connection:
+            _write_state(connection, state)
+
+    # --- pull requests and issues -----------------------------------------------------------
+    def save_items(self, items: Sequence[Item], state: StreamState) -> None:
+        generation = state.generation
+        with self._writing(f"{state.repository} {state.stream} page") as connection:
+            connection.executemany(
+                """INSERT INTO items (repository, number, kind, state, created_at, updated_at,
+                       closed_at, merged_at, is_draft, author_login, author_kind,
+                       author_association, activity_cursor, generation)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (repository, number) DO UPDATE SET
+                       kind = excluded.kind, state = excluded.state,
+                       created_at = excluded.created_at, updated_at = excluded.updated_at,
+                       closed_at = excluded.closed_at, merged_at = excluded.merged_at,
+                       is_draft = excluded.is_draft, author_login = excluded.author_login,
+                       author_kind = excluded.author_kind,
+                       author_association = excluded.author_association,
+                       activity_cursor = excluded.activity_cursor,
+                       generation = excluded.generation""",
+                [
+                    (
+                        item.repository,
+                        item.number,
+                        item.kind.value,
+                        item.state.value,
+                        _time(item.created_at),
+                        _time(item.updated_at),
+                        _maybe_time(item.closed_at),
+                        _maybe_time(item.merged_at),
+                        item.is_draft,
+                        item.author.login,
+                        item.author.kind.value,
+                        item.author_association,
+                        item.activity_cursor,
+                        generation,
+                    )
+                    for item in items
+                ],
+            )
+            connection.executemany(
+                "DELETE FROM item_labels WHERE repository = ? AND number = ?",
+                [(item.repository, item.number) for item in items],
+            )
+            connection.executemany(
+                "INSERT OR IGNORE INTO item_labels (repository, number, label) VALUES (?, ?, ?)",
+                [(item.repository, item.number, label) for item in items for label in item.labels],
+            )
+            _merge_activities(
+                connection,
+                [(item, activity) for item in items for activity in item.activities],
+                generation,
+            )
+            _write_state(connection, state)
+
+    def save_activities(self, item: Item) -> None:
+        with self._writing(f"{item.ref} activities") as connection:
+            row = connection.execute(
+                "SELECT generation FROM items WHERE repository = ? AND number = ?",
+                (item.repository, item.number),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"cannot save activities of {item.ref}: the item is not stored")
+            connection.execute(
+                "UPDATE items SET activity_cursor = ? WHERE repository = ? AND number = ?",
+                (item.activity_cursor, item.repository, item.number),
+            )
+            _merge_activities(connection, [(item, a) for a in item.activities], row[0])
+
+    def item(self, repository: str, number: int) -> Item | None:
+        with self._reading() as connection:
+            found = _load_items(connection, repository, number)
+        return found[0] if found else None
+
+    def items(self, repository: str) -> list[Item]:
+        with self._reading() as connection:
+            return _load_items(connection, repository, None)
+
+    # --- releases, tags, commits ------------------------------------------------------------
+    def save_releases(self, releases: Sequence[Release], state: StreamState) -> None:
+        with self._writing(f"{state.repository} releases page") as connection:
+            connection.executemany(
+                """INSERT INTO releases (repository, tag_name, created_at, published_at,
+                       is_prerelease, is_draft, generation)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (repository, tag_name) DO UPDATE SET
+                       created_at = excluded.created_at, published_at = excluded.published_at,
+                       is_prerelease = excluded.is_prerelease, is_draft = excluded.is_draft,
+                       generation = excluded.generation""",
+                [
+                    (
+                        release.repository,
+                        release.tag_name,
+                        _time(release.created_at),
+                        _maybe_time(release.published_at),
+                        release.is_prerelease,
+                        release.is_draft,
+                        state.generation,
+                    )
+                    for release in releases
+                ],
+            )
+            _write_state(connection, state)
+
+    def save_tags(self, tags: Sequence[Tag], state: StreamState) -> None:
+        with self._writing(f"{state.repository} tags page") as connection:
+            connection.executemany(
+                """INSERT INTO tags (repository, name, commit_oid, tagged_at, generation)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (repository, name) DO UPDATE SET
+                       commit_oid = excluded.commit_oid, tagged_at = excluded.tagged_at,
+                       generation = excluded.generation""",
+                [
+                    (
+                        tag.repository,
+                        tag.name,
+                        tag.commit_oid,
+                        _time(tag.tagged_at),
+                        state.generation,
+                    )
+                    for tag in tags
+                ],
+            )
+            _write_state(connection, state)
+
+    def save_commits(self, commits: Sequence[Commit], state: StreamState) -> None:
+        with self._writing(f"{state.repository} commits page") as connection:
+            connection.executemany(
+                """INSERT INTO commits (repository, oid, committed_at, authored_at,
+                       author_login, author_identity, generation)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (repository, oid) DO UPDATE SET
+                       committed_at = excluded.committed_at, authored_at = excluded.authored_at,
+                       author_login = excluded.author_login,
+                       author_identity = excluded.author_identity,
+                       generation = excluded.generation""",
+                [
+                    (
+                        commit.repository,
+                        commit.oid,
+                        _time(commit.committed_at),
+                        _time(commit.authored_at),
+                        commit.author_login,
+                        commit.author_identity,
+                        state.generation,
+                    )
+                    for commit in commits
+                ],
+            )
+            _write_state(connection, state)
+
+    def releases(self, repository: str) -> list[Release]:
+        """Oldest first (by creation, then tag name)."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                """SELECT repository, tag_name, created_at, published_at, is_prerelease, is_draft
+                   FROM releases WHERE repository = ? ORDER BY created_at, tag_name""",
+                (repository,),
+            ).fetchall()
+        return [
+            Release(name, tag, _parse_time(created), _maybe_parse_time(published),
+                    bool(prerelease), bool(draft))
+            for name, tag, created, published, prerelease, draft in rows
+        ]  # fmt: skip
+
+    def tags(self, repository: str) -> list[Tag]:
+        """Oldest first (by tag date, then name)."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                """SELECT repository, name, commit_oid, tagged_at FROM tags
+                   WHERE repository = ? ORDER BY tagged_at, name""",
+                (repository,),
+            ).fetchall()
+        return [Tag(repo, name, oid, _parse_time(at)) for repo, name, oid, at in rows]
+
+    def commits(self, repository: str) -> list[Commit]:
+        """Oldest first (by commit date, then oid)."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                """SELECT repository, oid, committed_at, authored_at, author_login,
+                          author_identity
+                   FROM commits WHERE repository = ? ORDER BY committed_at, oid""",
+                (repository,),
+            ).fetchall()
+        return [
+            Commit(repo, oid, _parse_time(committed), _parse_time(authored), login, identity)
+            for repo, oid, committed, authored, login, identity in rows
+        ]
+
+    def sweep(self, repository: str, stream: Stream, generation: int) -> int:
+        with self._writing(f"{repository} {stream} sweep") as connection:
+            kind = _ITEM_STREAMS.get(stream)
+            if kind is None:
+                return connection.execute(
+                    f"DELETE FROM {_REF_TABLES[stream]} WHERE repository = ? AND generation < ?",
+                    (repository, generation),
+                ).rowcount
+            # Items the pass did not see (deleted or transferred), with their activities.
+            gone = """SELECT repository, number FROM items
+                      WHERE repository = ? AND kind = ? AND generation < ?"""
+            deleted = connection.execute(
+                f"DELETE FROM activities WHERE (repository, number) IN ({gone})",
+                (repository, kind.value, generation),
+            ).rowcount
+            deleted += connection.execute(
+                "DELETE FROM items WHERE repository = ? AND kind = ? AND generation < ?",
+                (repository, kind.value, generation),
+            ).rowcount
+            # Activities no longer on a timeline the pass saw completely (deleted comments).
+            deleted += connection.execute(
+                """DELETE FROM activities WHERE generation < ? AND (repository, number) IN (
+                       SELECT repository, number FROM items
+                       WHERE repository = ? AND kind = ? AND generation = ?
+                           AND activity_cursor IS NULL)""",
+                (generation, repository, kind.value, generation),
+            ).rowcount
+            return deleted
+
+    # --- users ------------------------------------------------------------------------------
+    def save_users(self, users: Sequence[User]) -> None:
+        with self._writing("user profiles") as connection:
+            connection.executemany(
+                """INSERT INTO users (login, kind, company, fetched_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (login) DO UPDATE SET
+                       login = excluded.login, kind = excluded.kind,
+                       company = excluded.company, fetched_at = excluded.fetched_at""",
+                [(u.login, u.kind.value, u.company, _time(u.fetched_at)) for u in users],
+            )
+
+    def users(self) -> dict[str, User]:
+        with self._reading() as connection:
+            rows = connection.execute("SELECT login, kind, company, fetched_at FROM users")
+            return {
+                login.lower(): User(login, _ACTOR_KINDS[kind], company, _parse_time(fetched))
+                for login, kind, company, fetched in rows
+            }
+
+    def logins_needing_profile(self, stale_before: datetime, limit: int) -> list[str]:
+        """Logins of ``User`` actors (item authors, activity actors, linked commit authors)
+        with no profile, then those with the oldest profiles fetched before ``stale_before``;
+        ties by login. Logins differing only in case count once."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                """WITH actors (login) AS (
+                       SELECT author_login FROM items
+                           WHERE author_kind = 'User' AND author_login IS NOT NULL
+                       UNION SELECT actor_login FROM activities
+                           WHERE actor_kind = 'User' AND actor_login IS NOT NULL
+                       UNION SELECT author_login FROM commits WHERE author_login IS NOT NULL
+                   )
+                   SELECT MIN(actors.login), users.fetched_at
+                   FROM actors LEFT JOIN users ON users.login = actors.login COLLATE NOCASE
+                   WHERE users.login IS NULL OR users.fetched_at < ?
+                   GROUP BY lower(actors.login)
+                   ORDER BY users.fetched_at IS NOT NULL, users.fetched_at, lower(actors.login)
+                   LIMIT ?""",
+                (_time(stale_before), limit),
+            ).fetchall()
+        return [login for login, _ in rows]
+
+    # --- HTTP conditional-request cache ----------------------------------------------------
+    def cached_response(self, url: str) -> CachedResponse | None:
+        with self._reading() as connection:
+            row = connection.execute(
+                "SELECT etag, body FROM http_cache WHERE url = ?", (url,)
+            ).fetchone()
+        return None if row is None else CachedResponse(url, row[0], json.loads(row[1]))
+
+    def save_cached_response(self, response: CachedResponse) -> None:
+        body = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False)
+        with self._writing(f"cached response of {response.url}") as connection:
+            connection.execute(
+                """INSERT INTO http_cache (url, etag, body) VALUES (?, ?, ?)
+                   ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, body = excluded.body""",
+                (response.url, response.etag, body),
+            )
+
+    # --- sync results ------------------------------------------------------------------------
+    def save_sync_report(self, report: SyncReport, finished_at: datetime) -> None:
+        """Keeps the report if it is the repository's newest (reports of concurrent or
+        clock-skewed runs never replace a newer one)."""
+        text = json.dumps(dataclasses.asdict(report), ensure_ascii=False)
+        finished = _time(finished_at)
+        with self._writing(f"{report.repository} sync report") as connection:
+            connection.execute(
+                """INSERT INTO sync_reports (repository, finished_at, report, last_success_at)
+                   VALUES (?1, ?2, ?3, CASE WHEN ?4 THEN ?2 END)
+                   ON CONFLICT (repository) DO UPDATE SET
+                       finished_at = max(finished_at, excluded.finished_at),
+                       report = CASE WHEN excluded.finished_at >= finished_at
+                                THEN excluded.report ELSE report END,
+                       last_success_at = CASE WHEN ?4 AND (last_success_at IS NULL
+                                                  OR excluded.finished_at > last_success_at)
+                                         THEN excluded.finished_at
+                                         ELSE last_success_at END""",
+                (report.repository, finished, text, report.ok),
+            )
+
+    def last_sync_reports(self) -> dict[str, tuple[SyncReport, datetime]]:
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT repository, report, finished_at FROM sync_reports"
+            ).fetchall()
+        return {name: (_report(text), _parse_time(finished)) for name, text, finished in rows}
+
+    def last_successful_sync(self, repository: str) -> datetime | None:
+        with self._reading() as connection:
+            row = connection.execute(
+                "SELECT last_success_at FROM sync_reports WHERE repository = ?", (repository,)
+            ).fetchone()
+        return None if row is None else _maybe_parse_time(row[0])
+
+    # --- housekeeping -----------------------------------------------------------------------
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every table of GitHub data as rows ordered by key, without generations: two stores
+        that learnt the same things through different pass histories dump equal."""
+        with self._reading() as connection:
+            return {
+                table: [tuple(row) for row in connection.execute(query)]
+                for table, query in _DUMP_QUERIES.items()
+            }
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's ``PRAGMA integrity_check`` and ``foreign_key_check``: ``["ok"]`` when the
+        file is sound."""
+        with self._reading() as connection:
+            problems = [str(row[0]) for row in connection.execute("PRAGMA integrity_check")]
+            problems += [
+                f"foreign key: {row!r}" for row in connection.execute("PRAGMA foreign_key_check")
+            ]
+        return problems
+
+    def size_bytes(self) -> int:
+        """The database file plus its write-ahead log."""
+        if self._memory:
+            with self._reading() as connection:
+                pages = connection.execute("PRAGMA page_count").fetchone()[0]
+                page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+            return int(pages) * int(page_size)
+        return sum(
+            os.path.getsize(name)
+            for name in (self.path, self.path + "-wal")
+            if os.path.exists(name)
+        )
+
+    def close(self) -> None:
+        """Close every thread's connection. Idempotent."""
+        with self._write_lock, self._registry_lock:
+            if self._closed:
+                return
+            self._closed = True
+            for _, connection in self._connections:
+                connection.close()
+            self._connections = []
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()
+
+
+def _check_parent(path: Path) -> None:
+    parent = path.parent
+    if not parent.exists():
+        raise StoreError(f"cannot open store {path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise StoreError(f"cannot open store {path}: {parent} is not a directory")
+    if path.is_dir():
+        raise StoreError(f"cannot open store {path}: it is a directory")
+
+
+def _write_state(connection: sqlite3.Connection, state: StreamState) -> None:
+    connection.execute(
+        """INSERT INTO stream_states (repository, stream, watermark, pass_kind, pass_cursor,
+               pass_high_water, generation, last_full_pass_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (repository, stream) DO UPDATE SET
+               watermark = excluded.watermark, pass_kind = excluded.pass_kind,
+               pass_cursor = excluded.pass_cursor, pass_high_water = excluded.pass_high_water,
+               generation = excluded.generation,
+               last_full_pass_at = excluded.last_full_pass_at""",
+        (
+            state.repository,
+            state.stream.value,
+            _maybe_time(state.watermark),
+            None if state.pass_kind is None else state.pass_kind.value,
+            state.pass_cursor,
+            _maybe_time(state.pass_high_water),
+            state.generation,
+            _maybe_time(state.last_full_pass_at),
+        ),
+    )
+
+
+def _merge_activities(
+    connection: sqlite3.Connection, activities: list[tuple[Item, Activity]], generation: int
+) -> None:
+    """Add new activities and update known ones (by id); none are removed."""
+    connection.executemany(
+        """INSERT INTO activities (id, repository, number, kind, actor_login, actor_kind, at,
+               association, review_state, generation)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET
+               repository = excluded.repository, number = excluded.number,
+               kind = excluded.kind, actor_login = excluded.actor_login,
+               actor_kind = excluded.actor_kind, at = excluded.at,
+               association = excluded.association, review_state = excluded.review_state,
+               generation = excluded.generation""",
+        [
+            (
+                activity.id,
+                item.repository,
+                item.number,
+                activity.kind.value,
+                activity.actor.login,
+                activity.actor.kind.value,
+                _time(activity.at),
+                activity.association,
+                activity.review_state,
+                generation,
+            )
+            for item, activity in activities
+        ],
+    )
+
+
+def _load_items(connection: sqlite3.Connection, repository: str, number: int | None) -> list[Item]:
+    """Items with labels and activities: one query per table, assembled here (not a query
+    per item: a large repository has 100,000+ items)."""
+    where: str = "repository = ?"
+    params: list[object] = [repository]
+    if number is not None:
+        where, params = "repository = ? AND number = ?", [repository, number]
+    actors: dict[tuple[str | None, str], Actor] = {}
+
+    def actor(login: str | None, kind: str) -> Actor:
+        found = actors.get((login, kind))
+        if found is None:
+            found = actors[(login, kind)] = Actor(login, _ACTOR_KINDS[kind])
+        return found
+
+    labels: dict[int, list[str]] = {}
+    for item_number, label in connection.execute(
+        f"SELECT number, label FROM item_labels WHERE {where} ORDER BY number, label", params
+    ):
+        labels.setdefault(item_number, []).append(label)
+    activities: dict[int, list[Activity]] = {}
+    rows = connection.execute(
+        f"""SELECT number, id, kind, actor_login, actor_kind, at, association, review_state
+            FROM activities WHERE {where} ORDER BY number, at, id""",
+        params,
+    )
+    for item_number, id_, kind, login, actor_kind, at, association, review_state in rows:
+        activities.setdefault(item_number, []).append(
+            Activity(
+                id_,
+                _ACTIVITY_KINDS[kind],
+                actor(login, actor_kind),
+                _parse_time(at),
+                association,
+                review_state,
+            )
+        )
+    items = []
+    for row in connection.execute(
+        f"""SELECT repository, number, kind, state, created_at, updated_at, closed_at,
+                   merged_at, is_draft, author_login, author_kind, author_association,
+                   activity_cursor
+            FROM items WHERE {where} ORDER BY number""",
+        params,
+    ):
+        (name, item_number, kind, state, created, updated, closed, merged, draft,
+         author_login, author_kind, association, cursor) = row  # fmt: skip
+        items.append(
+            Item(
+                repository=name,
+                number=item_number,
+                kind=_ITEM_KINDS[kind],
+                state=_ITEM_STATES[state],
+                created_at=_parse_time(created),
+                updated_at=_parse_time(updated),
+                author=actor(author_login, author_kind),
+                author_association=association,
+                closed_at=_maybe_parse_time(closed),
+                merged_at=_maybe_parse_time(merged),
+                is_draft=bool(draft),
+                labels=tuple(labels.get(item_number, ())),
+                activities=tuple(activities.get(item_number, ())),
+                activity_cursor=cursor,
+            )
+        )
+    return items
+
+
+def _report(text: str) -> SyncReport:
+    data = json.loads(text)
+    known = {f.name for f in dataclasses.fields(SyncReport)}
+    fields = {key: value for key, value in data.items() if key in known}
+    fields["errors"] = tuple(fields.get("errors", ()))
+    return SyncReport(**fields)
