@@ -75,6 +75,7 @@ class _Exchange:
     points: int = 0
     core_charged: int = 0
     started: float = field(default_factory=time.monotonic)
+    recorded: bool = False
 
 
 @dataclass
@@ -271,8 +272,7 @@ class SimulatorServer:
         split = urlsplit(handler.path)
         path = split.path
         query = dict(parse_qsl(split.query, keep_blank_values=True))
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length > 0 else b""
+        body = _read_body(handler)
         if path.startswith("/_simulator/"):
             self._control(handler, method, path, body)
             return
@@ -544,9 +544,11 @@ class SimulatorServer:
             self._stopping.wait(fault.hang_seconds)
             if fault.then == "answer" and not self._stopping.is_set():
                 return False
+            self._record(exchange)
             handler.close_connection = True
             return True
         if fault.kind == "reset":
+            self._record(exchange)
             handler.reset()
             return True
         if fault.kind in ("500", "502", "503"):
@@ -579,6 +581,8 @@ class SimulatorServer:
         self, handler: _Handler, exchange: _Exchange, answer: _Answer, *, truncate: bool = False
     ) -> None:
         exchange.status = answer.status
+        if exchange.kind != "control":
+            self._record(exchange)  # before the client can see the answer and ask for stats
         handler.send_response(answer.status)
         for name, value in answer.headers.items():
             handler.send_header(name, value)
@@ -598,6 +602,9 @@ class SimulatorServer:
     def _record(self, exchange: _Exchange) -> None:
         status = "none" if exchange.status is None else str(exchange.status)
         with self._lock:
+            if exchange.recorded:
+                return
+            exchange.recorded = True
             self._counts[exchange.kind] += 1
             self._operations[exchange.operation] += 1
             self._statuses[status] += 1
@@ -658,6 +665,22 @@ class SimulatorServer:
         self._finish(
             handler, _Exchange(method, path, "control", path), self._json(status, body, None)
         )
+
+
+def _read_body(handler: _Handler) -> bytes:
+    """The whole request body (Content-Length or chunked), so keep-alive stays in step."""
+    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+        chunks: list[bytes] = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline().strip():  # trailers
+                    pass
+                return b"".join(chunks)
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length > 0 else b""
 
 
 def _operation_name(query: object) -> str:
