@@ -9,6 +9,7 @@ import statistics
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +84,9 @@ def problems(dataset: Dataset) -> list[str]:
         numbers = [i.number for i in repo.items]
         if numbers != sorted(set(numbers)):
             out.append(f"{repo.full_name}: numbers not unique and sorted")
+        created = [i.created_at for i in repo.items]
+        if created != sorted(created):
+            out.append(f"{repo.full_name}: numbers do not follow creation order")
         oids = {c.oid for c in repo.commits}
         if len(oids) != len(repo.commits):
             out.append(f"{repo.full_name}: duplicate commit oids")
@@ -92,7 +96,7 @@ def problems(dataset: Dataset) -> list[str]:
         pushes = dates[:1] + [t.tagged_at for t in repo.tags]
         if repo.pushed_at != (max(pushes) if pushes else None):
             out.append(f"{repo.full_name}: pushed_at {repo.pushed_at} is not the last push")
-        if repo.updated_at is None or not repo.created_at <= repo.updated_at <= now:
+        if repo.updated_at is not None and not repo.created_at <= repo.updated_at <= now:
             out.append(f"{repo.full_name}: updated_at {repo.updated_at} outside created..now")
         for tag in repo.tags:
             if tag.commit_oid not in oids:
@@ -227,6 +231,15 @@ def test_now_sets_where_activity_ends() -> None:
     assert problems(dataset) == []
     with pytest.raises(ValueError, match="timezone-aware"):
         generate("small", now=datetime(2024, 3, 1))
+
+
+def test_the_documented_example_loads() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "simulator.md").read_text(encoding="utf-8")
+    example = text.split("```json\n", 1)[1].split("```", 1)[0]
+    dataset = Dataset.from_json(json.loads(example))
+    repo = dataset.repository("acme", "widgets")
+    assert repo is not None and repo.items[0].timeline[0].actor == "alice"
+    assert problems(dataset) == []
 
 
 # --- SPEC ----------------------------------------------------------------------------------
@@ -582,8 +595,8 @@ def test_evolve_moves_time_and_lands_changes_after_the_old_now() -> None:
         owner, name = full_name.split("/")
         found = dataset.repository(owner, name)
         assert found is not None
-        item = found.item(int(number))
-        assert item is not None and old_now < item.created_at <= dataset.now
+        new_item = found.item(int(number))
+        assert new_item is not None and old_now < new_item.created_at <= dataset.now
     for ref in summary.new_releases:
         full_name, tag = ref.split("@")
         owner, name = full_name.split("/")
