@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -465,6 +466,27 @@ def test_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
             SQLiteStore.open(locked / "store.db")
     finally:
         locked.chmod(0o700)
+
+
+def test_read_only_file_is_a_clear_error_at_open(path: Path) -> None:
+    """Found at open, not at the first page a sync tries to store."""
+    SQLiteStore.open(path).close()
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        undo = ["chmod", "0644", str(path)]
+    else:  # root ignores permissions, but not the immutable attribute
+        if shutil.which("chattr") is None:
+            pytest.skip("no chattr to make the file read-only for root")
+        made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+        if made.returncode != 0:
+            pytest.skip(f"chattr +i failed: {made.stderr.decode().strip()}")
+        undo = ["chattr", "-i", str(path)]
+    try:
+        with pytest.raises(StoreError, match="readonly database") as error:
+            SQLiteStore.open(path)
+        assert str(path) in str(error.value)
+    finally:
+        subprocess.run(undo, check=True)
 
 
 def test_closed_store_refuses_use(path: Path) -> None:

@@ -341,6 +341,12 @@ class SQLiteStore:
     def _migrate(self, connection: sqlite3.Connection) -> None:
         version = self._version(connection)
         if version == SCHEMA_VERSION:
+            # A read-only file opens and reads fine; find out now, not at the first page.
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            finally:
+                connection.execute("ROLLBACK")
             return
         if version > SCHEMA_VERSION:
             raise StoreError(
