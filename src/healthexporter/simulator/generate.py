@@ -783,172 +783,64 @@ _SMALL_PEOPLE: tuple[tuple[str, str | None, str | None], ...] = (
     ("judy", None, None),  # her first pull request is her first on GitHub: FIRST_TIMER
 )
 _Script = tuple[tuple[float, str, str | None], ...]  # (hours after creation, what, actor)
-# (days before now, kind, author, created as draft, labels, script); numbered by creation time.
+# (days before now, kind, author, created as draft, labels, script), in creation order.
+# fmt: off
 _SMALL_ITEMS: tuple[tuple[float, str, str | None, bool, tuple[str, ...], _Script], ...] = (
     # imported from another tracker: mannequin author, answered after 72 h
     (380, "issue", MANNEQUIN, False, (), ((72, "comment", "bob"), (73, "close", "bob"))),
     # plain: codecov in 36 s, approved after 5 h, merged
-    (
-        300,
-        "pr",
-        "dave",
-        False,
-        ("enhancement",),
-        ((0.01, "comment", CODECOV), (5, "APPROVED", "alice"), (6, "merge", "alice")),
-    ),
+    (300, "pr", "dave", False, ("enhancement",),
+     ((0.01, "comment", CODECOV), (5, "APPROVED", "alice"), (6, "merge", "alice"))),
     # issue answered in 2 h, closed
     (290, "issue", "heidi", False, ("bug",), ((2, "comment", "bob"), (30, "close", "bob"))),
     # dependabot bump approved and merged
-    (
-        280,
-        "pr",
-        DEPENDABOT,
-        False,
-        ("dependencies",),
-        ((0.02, "comment", CODECOV), (20, "APPROVED", "alice"), (20.5, "merge", "alice")),
-    ),
+    (280, "pr", DEPENDABOT, False, ("dependencies",),
+     ((0.02, "comment", CODECOV), (20, "APPROVED", "alice"), (20.5, "merge", "alice"))),
     # user-kind bot in 7 s and the author's own comment before the first review at 48 h
-    (
-        270,
-        "pr",
-        "erin",
-        False,
-        (),
-        (
-            (0.002, "comment", K8S_CI_ROBOT),
-            (0.5, "comment", "erin"),
-            (48, "CHANGES_REQUESTED", "carol"),
-            (50, "comment", "erin"),
-            (72, "APPROVED", "carol"),
-            (73, "merge", "carol"),
-        ),
-    ),
+    (270, "pr", "erin", False, (),
+     ((0.002, "comment", K8S_CI_ROBOT), (0.5, "comment", "erin"),
+      (48, "CHANGES_REQUESTED", "carol"), (50, "comment", "erin"), (72, "APPROVED", "carol"),
+      (73, "merge", "carol"))),
     # deleted author, answered in 3 h
     (260, "issue", None, False, (), ((3, "comment", "alice"), (4, "close", "alice"))),
     # draft: bob's comment at 2 h is before ready (24 h) so the response is his review at 26 h
-    (
-        250,
-        "pr",
-        "dave",
-        True,
-        (),
-        (
-            (1, "comment", "dave"),
-            (2, "comment", "bob"),
-            (24, "ready", "dave"),
-            (26, "APPROVED", "bob"),
-            (27, "merge", "bob"),
-        ),
-    ),
+    (250, "pr", "dave", True, (),
+     ((1, "comment", "dave"), (2, "comment", "bob"), (24, "ready", "dave"),
+      (26, "APPROVED", "bob"), (27, "merge", "bob"))),
     # closed by its author, nobody else answered
     (240, "issue", "grace", False, ("question",), ((5, "close", "grace"),)),
     # a PENDING review at 1 h (never submitted), then a real review at 10 h
-    (
-        230,
-        "pr",
-        "frank",
-        False,
-        (),
-        (
-            (1, "PENDING", "bob"),
-            (10, "COMMENTED", "alice"),
-            (29, "APPROVED", "alice"),
-            (30, "merge", "alice"),
-        ),
-    ),
+    (230, "pr", "frank", False, (),
+     ((1, "PENDING", "bob"), (10, "COMMENTED", "alice"), (29, "APPROVED", "alice"),
+      (30, "merge", "alice"))),
     # AI agent's pull request; github-actions in 3 min, maintainer at 4 h
-    (
-        220,
-        "pr",
-        COPILOT_AGENT,
-        False,
-        (),
-        ((0.05, "comment", GITHUB_ACTIONS), (4, "comment", "alice"), (5, "merge", "alice")),
-    ),
+    (220, "pr", COPILOT_AGENT, False, (),
+     ((0.05, "comment", GITHUB_ACTIONS), (4, "comment", "alice"), (5, "merge", "alice"))),
     # answered at 1 h, converted to draft by its author, ready again, merged
-    (
-        200,
-        "pr",
-        "grace",
-        False,
-        (),
-        (
-            (0.02, "comment", CODECOV),
-            (1, "COMMENTED", "alice"),
-            (2, "draft", "grace"),
-            (48, "ready", "grace"),
-            (50, "APPROVED", "alice"),
-            (51, "merge", "alice"),
-        ),
-    ),
+    (200, "pr", "grace", False, (),
+     ((0.02, "comment", CODECOV), (1, "COMMENTED", "alice"), (2, "draft", "grace"),
+      (48, "ready", "grace"), (50, "APPROVED", "alice"), (51, "merge", "alice"))),
     # only the stale bot ever answered, and it closed the issue
-    (
-        180,
-        "issue",
-        "ivan",
-        False,
-        (),
-        (
-            (0.01, "comment", GITHUB_ACTIONS),
-            (1440, "comment", GITHUB_ACTIONS),
-            (1608, "close", GITHUB_ACTIONS),
-        ),
-    ),
+    (180, "issue", "ivan", False, (),
+     ((0.01, "comment", GITHUB_ACTIONS), (1440, "comment", GITHUB_ACTIONS),
+      (1608, "close", GITHUB_ACTIONS))),
     # changes requested at 2 h, closed unmerged by a maintainer
     (170, "pr", "ivan", False, (), ((2, "CHANGES_REQUESTED", "alice"), (100, "close", "alice"))),
     # closed, reopened by the reporter, answered again, closed again
-    (
-        160,
-        "issue",
-        "judy",
-        False,
-        ("bug",),
-        (
-            (6, "comment", "carol"),
-            (8, "close", "carol"),
-            (200, "reopen", "judy"),
-            (201, "comment", "judy"),
-            (210, "comment", "carol"),
-            (212, "close", "carol"),
-        ),
-    ),
+    (160, "issue", "judy", False, ("bug",),
+     ((6, "comment", "carol"), (8, "close", "carol"), (200, "reopen", "judy"),
+      (201, "comment", "judy"), (210, "comment", "carol"), (212, "close", "carol"))),
     # first-timer; a deleted user's comment at 3 h comes before the maintainer at 8 h
-    (
-        150,
-        "pr",
-        "judy",
-        False,
-        (),
-        (
-            (0.01, "comment", CODECOV),
-            (3, "comment", None),
-            (8, "APPROVED", "carol"),
-            (9, "merge", "carol"),
-        ),
-    ),
+    (150, "pr", "judy", False, (),
+     ((0.01, "comment", CODECOV), (3, "comment", None), (8, "APPROVED", "carol"),
+      (9, "merge", "carol"))),
     # superseded dependabot bump: closed by dependabot, no human ever
-    (
-        140,
-        "pr",
-        DEPENDABOT,
-        False,
-        ("dependencies",),
-        ((0.02, "comment", CODECOV), (168, "close", DEPENDABOT)),
-    ),
+    (140, "pr", DEPENDABOT, False, ("dependencies",),
+     ((0.02, "comment", CODECOV), (168, "close", DEPENDABOT))),
     # 110 author/bot comments (more than a page) before the first maintainer comment at 40 h
-    (
-        120,
-        "pr",
-        "heidi",
-        False,
-        (),
-        (
-            (0, "chain", "heidi"),
-            (40, "comment", "bob"),
-            (60, "APPROVED", "bob"),
-            (61, "merge", "bob"),
-        ),
-    ),
+    (120, "pr", "heidi", False, (),
+     ((0, "chain", "heidi"), (40, "comment", "bob"), (60, "APPROVED", "bob"),
+      (61, "merge", "bob"))),
     # contributor's issue answered in 1 h, still open
     (100, "issue", "erin", False, ("bug",), ((1, "comment", "carol"),)),
     # a maintainer's own pull request reviewed by another maintainer
@@ -956,14 +848,8 @@ _SMALL_ITEMS: tuple[tuple[float, str, str | None, bool, tuple[str, ...], _Script
     # unanswered good first issue, two months old
     (60, "issue", "dave", False, ("good first issue",), ()),
     # a review later dismissed, then an approval
-    (
-        45,
-        "pr",
-        "carol",
-        False,
-        (),
-        ((2, "DISMISSED", "alice"), (5, "APPROVED", "alice"), (6, "merge", "carol")),
-    ),
+    (45, "pr", "carol", False, (),
+     ((2, "DISMISSED", "alice"), (5, "APPROVED", "alice"), (6, "merge", "carol"))),
     # unanswered help-wanted issue with its author's own ping
     (30, "issue", "heidi", False, ("help wanted",), ((24, "comment", "heidi"),)),
     # still a draft after 20 days; alice commented on the draft
@@ -983,6 +869,7 @@ _SMALL_ITEMS: tuple[tuple[float, str, str | None, bool, tuple[str, ...], _Script
     # a deleted user's issue, 2 hours old
     (2 / 24, "issue", None, False, (), ()),
 )
+# fmt: on
 _SMALL_RELEASES = (  # (tag, days before now, prerelease, draft)
     ("v0.1.0", 299, False, False),
     ("v0.2.0-rc.1", 200, True, False),
@@ -1443,6 +1330,8 @@ class _Evolution:
         rng = self.rng
         targets = rng.choices(range(len(repos)), [len(r.items) + 1 for r in repos], k=count)
         for index, repo in enumerate(repos):
+            if index not in targets:
+                continue
             roles, authors = self.cast(repo)
             merged_authors = {i.author for i in repo.items if i.merged_at is not None}
             ci_bot = self.ci_bot(repo)
