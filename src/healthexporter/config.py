@@ -36,6 +36,7 @@ from pydantic import (
     StrictStr,
     ValidationError,
     ValidationInfo,
+    WrapSerializer,
     field_validator,
     model_validator,
 )
@@ -465,7 +466,11 @@ class Config(_Section):
     """The whole configuration. Build it with ``load_config`` or ``parse_config``."""
 
     github: GitHubConfig = Field(default_factory=GitHubConfig)
-    projects: Annotated[Mapping[ProjectName, ProjectConfig], AfterValidator(_non_empty)]
+    projects: Annotated[
+        Mapping[ProjectName, ProjectConfig],
+        AfterValidator(_non_empty),
+        WrapSerializer(lambda projects, handler: handler(dict(projects))),
+    ]
     storage: StorageConfig = Field(default_factory=StorageConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     bots: BotsConfig = Field(default_factory=BotsConfig)
@@ -564,6 +569,13 @@ def _yaml_problem(error: yaml.MarkedYAMLError, source: str) -> str:
     what = error.problem or error.context or "invalid YAML"
     if error.context and error.problem and error.problem.startswith("but "):
         what = f"{error.context}, {error.problem}"  # "expected a single document…, but found…"
+    elif (
+        error.context
+        and error.context_mark
+        and error.problem_mark
+        and error.context_mark.line != error.problem_mark.line
+    ):
+        what += f" ({error.context} at line {error.context_mark.line + 1})"  # the open bracket
     if mark is None:  # pragma: no cover
         return f"{source}: YAML syntax error: {what}"
     return f"{source} (line {mark.line + 1}, column {mark.column + 1}): YAML syntax error: {what}"
