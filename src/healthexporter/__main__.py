@@ -1,0 +1,5 @@
+import sys
+
+from healthexporter.cli import main
+
+sys.exit(main())
