@@ -791,6 +791,8 @@ def _pydantic_problem(detail: Any, lines: _LineIndex) -> tuple[int, str]:
     value = detail.get("input")
     if loc and loc[-1] == "[key]":  # a mapping key failed (a project name)
         loc = loc[:-1]
+        if kind == "string_type":
+            return _problem(loc, f"keys must be strings, got {_describe(value)} (quote it)", lines)
     if kind == "extra_forbidden":
         return _problem(loc, _unknown_key(loc), lines)
     if kind == "missing":
