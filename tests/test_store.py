@@ -268,6 +268,13 @@ def test_items_are_replaced_and_activities_merged(store: SQLiteStore) -> None:
     )
 
 
+def test_an_item_twice_in_a_page_is_stored_as_its_last_copy(store: SQLiteStore) -> None:
+    first = item(1, act("C1", 1), labels=("a", "b"))
+    second = item(1, act("C2", 2), state=ItemState.CLOSED, closed_at=at(2), labels=("c",))
+    store.save_items([first, second], PRS)
+    assert store.item(REPO, 1) == replace(second, activities=(act("C1", 1), act("C2", 2)))
+
+
 def test_save_activities_merges_and_sets_the_cursor(store: SQLiteStore) -> None:
     store.save_items([item(1, act("C1", 1), activity_cursor="page1")], PRS)
     store.save_activities(item(1, act("C2", 2), act("C1", 1), activity_cursor=None))

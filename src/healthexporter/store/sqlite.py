@@ -498,9 +498,12 @@ class SQLiteStore:
                 "DELETE FROM item_labels WHERE repository = ? AND number = ?",
                 [(item.repository, item.number) for item in items],
             )
+            # An item twice in one page (GitHub's pages shift under edits): the last one's
+            # labels, as for its other fields.
+            last = {(item.repository.lower(), item.number): item for item in items}
             connection.executemany(
                 "INSERT OR IGNORE INTO item_labels (repository, number, label) VALUES (?, ?, ?)",
-                [(item.repository, item.number, label) for item in items for label in item.labels],
+                [(i.repository, i.number, label) for i in last.values() for label in i.labels],
             )
             _merge_activities(
                 connection,
