@@ -42,7 +42,9 @@ def expected_first_response(
     timeline = sorted(item.timeline, key=lambda e: (e.submitted_at or e.created_at, e.id))
     start: datetime | None = item.created_at
     if item.kind == "pull_request":
-        draft_events = [e for e in timeline if e.type in ("ReadyForReviewEvent", "ConvertToDraftEvent")]
+        draft_events = [
+            e for e in timeline if e.type in ("ReadyForReviewEvent", "ConvertToDraftEvent")
+        ]
         if draft_events and draft_events[0].type == "ReadyForReviewEvent":
             start = draft_events[0].created_at
         elif not draft_events and item.is_draft:

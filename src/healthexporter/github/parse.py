@@ -167,10 +167,26 @@ def email_identity(email: str) -> str:
     return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
 
 
+NOREPLY_DOMAIN = "@users.noreply.github.com"
+
+
+def noreply_login(email: str) -> str | None:
+    """The login in a GitHub no-reply address (``ID+login@…`` or ``login@…``).
+
+    ``GitAuthor.user`` is a ``User``, so commits by apps (``dependabot[bot]``) come back
+    without one; their no-reply address still names them, which lets bot commits be told
+    apart from people's.
+    """
+    if not email.lower().endswith(NOREPLY_DOMAIN):
+        return None
+    local = email[: -len(NOREPLY_DOMAIN)]
+    return local.split("+", 1)[1] if "+" in local else local or None
+
+
 def parse_commit(repository: str, raw: JSON) -> Commit:
     author = raw.get("author") or {}
     user = author.get("user") or {}
-    login = user.get("login")
+    login = user.get("login") or noreply_login(str(author.get("email") or ""))
     identity = str(login) if login else email_identity(str(author.get("email") or ""))
     return Commit(
         repository=repository,

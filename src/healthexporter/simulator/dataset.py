@@ -271,7 +271,9 @@ class Dataset:
             self._bump(repo)
             return item
 
-    def add_timeline_entry(self, repo: SimRepository, item: SimItem, entry: SimTimelineEntry) -> None:
+    def add_timeline_entry(
+        self, repo: SimRepository, item: SimItem, entry: SimTimelineEntry
+    ) -> None:
         """Append activity; like GitHub, the item's ``updated_at`` moves to the entry's time and
         closing, merging, reopening and ready-for-review change the item's state."""
         with self.lock:
@@ -375,7 +377,9 @@ def _times_out(obj: object) -> dict[str, Any]:
 
 
 def _repo_from_json(raw: dict[str, Any]) -> SimRepository:
-    fields = _times_in({k: v for k, v in raw.items() if k not in ("items", "releases", "tags", "commits")})
+    fields = _times_in(
+        {k: v for k, v in raw.items() if k not in ("items", "releases", "tags", "commits")}
+    )
     items = []
     for item_raw in raw.get("items", []):
         item_fields = _times_in({k: v for k, v in item_raw.items() if k != "timeline"})

@@ -1,0 +1,304 @@
+"""End to end: simulated GitHub over real HTTP → client → sync → SQLite store.
+
+The store is checked against the simulator's dataset item by item, and each item's first
+response is checked against an independent computation over the raw timeline (tests/expected.py).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from healthexporter.bots import BotMatcher
+from healthexporter.clock import FakeClock
+from healthexporter.health.first_response import Responders, ResponsePolicy, first_response
+from healthexporter.model import Actor, ActorKind, ItemKind
+from healthexporter.simulator.dataset import Dataset, SimItem, SimRepository
+from healthexporter.simulator.generate import evolve, generate
+from healthexporter.store.sqlite import SQLiteStore
+from healthexporter.sync import OrgSelection, Target
+
+from .conftest import exporter_for, simulator
+from .expected import expected_first_response
+
+KUBE = Target("kube-rs", "kube-rs/kube")
+BOTS = BotMatcher()
+
+
+def is_bot(actor: Actor) -> bool:
+    return BOTS.is_bot(actor.login, actor.kind)
+
+
+def sim_is_bot(dataset: Dataset, login: str | None) -> bool:
+    """The same bot rule the exporter uses, applied to the simulator's raw accounts."""
+    if login is None:
+        return False
+    user = dataset.user(login)
+    kind = ActorKind(user.kind) if user is not None else ActorKind.USER
+    return BOTS.is_bot(login, kind)
+
+
+def stored_login(dataset: Dataset, login: str | None) -> str | None:
+    return login
+
+
+def assert_store_matches(
+    dataset: Dataset, repo: SimRepository, store: SQLiteStore, name: str
+) -> dict[str, int]:
+    """Every item, release, tag and commit the simulator has is stored, field by field, and
+    every item's first response (two policies) equals the independent computation."""
+    stored = {item.number: item for item in store.items(name)}
+    assert set(stored) == {item.number for item in repo.items}
+    counts = {"unanswered": 0, "paged": 0, "drafts": 0, "bot_authored": 0, "self_only": 0}
+    for sim in repo.items:
+        item = stored[sim.number]
+        assert item.kind is (
+            ItemKind.PULL_REQUEST if sim.kind == "pull_request" else ItemKind.ISSUE
+        )
+        assert (item.state.value, item.created_at, item.updated_at, item.closed_at, item.merged_at) == (
+            sim.state, sim.created_at, sim.updated_at, sim.closed_at, sim.merged_at
+        )  # fmt: skip
+        assert item.is_draft == sim.is_draft
+        assert item.author.login == sim.author
+        assert item.author_association == sim.author_association
+        assert item.labels == tuple(sorted(set(sim.labels)))
+        sim_ids = {entry.id for entry in sim.timeline}
+        stored_ids = {activity.id for activity in item.activities}
+        assert stored_ids <= sim_ids
+        if item.activity_cursor is None:
+            assert stored_ids == sim_ids, sim.number
+        else:
+            counts["paged"] += 0  # stopped early because the first response was settled
+        if len(sim.timeline) > 100:
+            counts["paged"] += 1
+        check_first_response(dataset, sim, item, counts)
+    assert {
+        (r.tag_name, r.published_at, r.is_prerelease, r.is_draft) for r in store.releases(name)
+    } == {(r.tag_name, r.published_at, r.is_prerelease, r.is_draft) for r in repo.releases}
+    assert {(t.name, t.commit_oid) for t in store.tags(name)} == {
+        (t.name, t.commit_oid) for t in repo.tags
+    }
+    assert {(c.oid, c.committed_at, c.author_login) for c in store.commits(name)} == {
+        (c.oid, c.committed_date, c.author_login) for c in repo.commits
+    }
+    return counts
+
+
+def check_first_response(
+    dataset: Dataset, sim: SimItem, item: object, counts: dict[str, int]
+) -> None:
+    from healthexporter.model import Item
+
+    assert isinstance(item, Item)
+    for responders, maintainers_only in (
+        (Responders.ANYONE, False),
+        (Responders.MAINTAINERS, True),
+    ):
+        ours = first_response(item, ResponsePolicy(responders=responders), is_bot)
+        theirs = expected_first_response(
+            dataset, sim, maintainers_only=maintainers_only, is_bot=sim_is_bot
+        )
+        assert (ours.clock_start, ours.responded_at, ours.responder) == (
+            theirs.clock_start, theirs.responded_at, theirs.responder
+        ), f"{item.ref} ({responders})"  # fmt: skip
+    if ours.clock_start is None:
+        counts["drafts"] += 1
+    elif ours.responded_at is None:
+        counts["unanswered"] += 1
+    if sim.author is not None and sim_is_bot(dataset, sim.author):
+        counts["bot_authored"] += 1
+
+
+def test_backfill_stores_everything_with_first_responses(tmp_path: Path) -> None:
+    dataset = generate("kube-rs")
+    repo = dataset.repository("kube-rs", "kube")
+    assert repo is not None
+    with simulator(dataset) as server, exporter_for(server, tmp_path / "store.db") as exporter:
+        [report] = exporter.sync(KUBE)
+        assert report.ok, report.errors
+        counts = assert_store_matches(dataset, repo, exporter.store, "kube-rs/kube")
+        # the edge cases are really there (so the comparison above means something)
+        assert counts["unanswered"] > 20
+        assert counts["drafts"] >= 1
+        assert counts["bot_authored"] > 50
+        assert counts["paged"] >= 5  # items whose timeline is longer than one page
+
+        stats = server.stats()
+        operations = stats["operations"]
+        prs = sum(1 for i in repo.items if i.kind == "pull_request")
+        issues = len(repo.items) - prs
+        # k = 2 points per page of 100 items (the page, labels, timelineItems: 201/100 → 2)
+        assert operations["PullRequests"] == math.ceil(prs / 100)
+        assert operations["Issues"] == math.ceil(issues / 100)
+        paging = operations.get("PullRequestTimeline", 0) + operations.get("IssueTimeline", 0)
+        assert 5 <= paging <= 20
+        item_points = 2 * (operations["PullRequests"] + operations["Issues"])
+        n = len(repo.items)
+        assert item_points <= 2 * math.ceil(n / 100) + 2
+        others = (
+            math.ceil(len(repo.releases) / 100)
+            + math.ceil(len(repo.tags) / 100)
+            + math.ceil(len(repo.commits) / 100)
+        )
+        assert stats["graphql_points"] == item_points + paging + others
+        assert report.points == stats["graphql_points"]
+
+        # a second sync with nothing changed costs nothing: three conditional requests, all 304
+        server.reset_stats()
+        [again] = exporter.sync(KUBE)
+        stats = server.stats()
+        assert again.ok and again.points == 0
+        assert stats["graphql_points"] == 0 and stats["core_charged"] == 0
+        assert stats["requests"] == {"total": 3, "graphql": 0, "rest": 0, "rest_not_modified": 3}
+
+
+def test_profiles_are_fetched_in_batches() -> None:
+    dataset = generate("kube-rs")
+    with simulator(dataset) as server, exporter_for(server) as exporter:
+        exporter.sync(KUBE)
+        users, requests, points = exporter.syncer.sync_profiles()
+        assert users > 150 and requests == math.ceil(users / 100) and points == requests
+        stored = exporter.store.users()
+        for login, user in stored.items():
+            sim_user = dataset.user(login)
+            assert sim_user is not None
+            assert user.company == sim_user.company
+        # nothing new to fetch the second time
+        assert exporter.syncer.sync_profiles() == (0, 0, 0)
+
+
+def test_new_activity_appears_after_the_next_sync_and_equals_a_fresh_backfill(
+    tmp_path: Path,
+) -> None:
+    dataset = generate("kube-rs")
+    repo = dataset.repository("kube-rs", "kube")
+    assert repo is not None
+    with simulator(dataset) as server:
+        with exporter_for(server, tmp_path / "polled.db") as exporter:
+            exporter.sync(KUBE)
+            summary = evolve(dataset, seed=7, advance=timedelta(hours=6), changed_fraction=0.05,
+                             new_items=25, new_releases=2, new_commits=15)  # fmt: skip
+            assert summary.first_responses > 0 and summary.new_items
+            server.reset_stats()
+            [report] = exporter.sync(KUBE)
+            assert report.ok, report.errors
+            assert report.items >= len(summary.touched_items)
+            assert server.stats()["graphql_points"] < 30  # only what changed
+            assert_store_matches(dataset, repo, exporter.store, "kube-rs/kube")
+            polled = exporter.store.dump()
+        with exporter_for(server, tmp_path / "fresh.db") as fresh:
+            fresh.sync(KUBE)
+            assert fresh.store.dump() == polled
+
+
+def test_reconcile_removes_what_github_no_longer_has() -> None:
+    dataset = generate("small")
+    repo = dataset.repository("acme", "widgets")
+    assert repo is not None
+    clock = FakeClock()
+    target = Target("acme", "acme/widgets")
+    with simulator(dataset) as server, exporter_for(server, clock=clock) as exporter:
+        exporter.sync(target)
+        gone = repo.items[3]
+        with dataset.lock:  # GitHub deleted (or transferred) an issue
+            repo.items.remove(gone)
+            dataset.add_release(
+                repo, repo.releases[0].__class__("v99.0.0", dataset.now, dataset.now)
+            )
+        exporter.sync(target)  # a poll does not notice deletions …
+        assert exporter.store.item("acme/widgets", gone.number) is not None
+        clock.advance(timedelta(days=8).total_seconds())
+        [report] = exporter.sync(target)  # … the weekly reconcile does
+        assert report.ok
+        assert exporter.store.item("acme/widgets", gone.number) is None
+        assert_store_matches(dataset, repo, exporter.store, "acme/widgets")
+
+
+def test_missing_renamed_archived_and_empty_repositories() -> None:
+    dataset = generate("small+org:4")
+    org = dataset.org_repositories("example-org")
+    renamed, archived = org[0], org[1]
+    old_name = renamed.full_name
+    dataset.rename_repository(renamed, "new-name")
+    dataset.archive_repository(archived)
+    empty = SimRepository(owner="example-org", name="empty", created_at=dataset.now)
+    dataset.add_repository(empty)
+    targets = [
+        Target("p", "acme/widgets"),
+        Target("p", "acme/does-not-exist"),
+        Target("p", old_name),
+        Target("p", archived.full_name),
+        Target("p", "example-org/empty"),
+    ]
+    with simulator(dataset) as server, exporter_for(server) as exporter:
+        reports = {r.repository: r for r in exporter.sync(*targets)}
+        assert reports["acme/does-not-exist"].error_reason == "not_found"
+        assert not reports["acme/does-not-exist"].ok
+        for name in ("acme/widgets", old_name, archived.full_name, "example-org/empty"):
+            assert reports[name].ok, (name, reports[name].errors)
+        # the renamed repository's data is kept under the configured name
+        assert len(exporter.store.items(old_name)) == len(renamed.items)
+        stored = dict((r.full_name, r) for _, r in exporter.store.repositories())
+        assert stored[archived.full_name].is_archived
+        assert stored["example-org/empty"].is_empty
+        assert exporter.store.items("example-org/empty") == []
+
+
+def test_org_expansion_with_filters() -> None:
+    dataset = generate("org:12")
+    repos = dataset.org_repositories("example-org")
+    with simulator(dataset) as server, exporter_for(server) as exporter:
+        everything = OrgSelection("example-org", archived=True, forks=True)
+        targets, failures = exporter.syncer.targets([], [("p", everything)])
+        assert not failures
+        assert sorted(t.repository for t in targets) == sorted(r.full_name for r in repos)
+        default = OrgSelection("example-org")
+        targets, _ = exporter.syncer.targets([], [("p", default)])
+        expected = sorted(r.full_name for r in repos if not r.is_archived and not r.is_fork)
+        assert sorted(t.repository for t in targets) == expected
+        first = repos[0].name
+        picky = OrgSelection(
+            "example-org", include=(first[:3] + "*",), exclude=(first,), archived=True, forks=True
+        )
+        targets, _ = exporter.syncer.targets([], [("p", picky)])
+        assert first not in {t.repository.split("/")[1] for t in targets}
+        # an unchanged org is listed again for free (ETag → 304)
+        server.reset_stats()
+        exporter.syncer.targets([], [("p", default)])
+        assert server.stats()["core_charged"] == 0
+        _, failures = exporter.syncer.targets([], [("p", OrgSelection("no-such-org"))])
+        assert failures[0].error_reason == "not_found"
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        "502 api=graphql at=2-3",
+        "503 api=any at=1",
+        "reset api=graphql at=4",
+        "timeout api=graphql at=5 seconds=0.5",
+        "malformed api=graphql at=3",
+        "truncate api=graphql at=6",
+        "partial api=graphql at=2",
+        "rate_limited api=graphql at=3",
+        "secondary api=graphql at=2 seconds=30",
+        "secondary status=429 api=rest at=1",
+    ],
+)
+def test_faults_during_backfill_end_in_the_same_store(faults: str, tmp_path: Path) -> None:
+    dataset = generate("small")
+    target = Target("acme", "acme/widgets")
+    with simulator(dataset) as server:
+        with exporter_for(server, tmp_path / "clean.db") as clean:
+            clean.sync(target)
+            reference = clean.store.dump()
+        server.set_faults(faults)
+        with exporter_for(server, tmp_path / "faulty.db") as faulty:
+            # the exporter's HTTP timeout is 30 s; the "timeout" fault hangs shorter than that
+            [report] = faulty.sync(target)
+            assert report.ok, report.errors
+            assert server.stats()["faults"], "the fault did not fire"
+            assert faulty.store.dump() == reference
