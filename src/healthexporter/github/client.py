@@ -393,7 +393,9 @@ class GitHubClient:
                 self._count_request(kind, None)
                 raise self._transient(attempts, "malformed", "undecodable body") from None
         self._count_request(kind, response.status_code)
-        self._observe_headers(bucket, response.headers)
+        if response.status_code != 401:
+            # A 401 carries the *unauthenticated* bucket's numbers (60/h), not the token's.
+            self._observe_headers(bucket, response.headers)
         return response, self._classify(kind, url, response, raw, attempts)
 
     def _send(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:

@@ -193,7 +193,8 @@ _DUMP_QUERIES = {
     "tags": "SELECT repository, name, commit_oid, tagged_at FROM tags ORDER BY repository, name",
     "commits": "SELECT repository, oid, committed_at, authored_at, author_login,"
     " author_identity FROM commits ORDER BY repository, oid",
-    "users": "SELECT login, kind, company, fetched_at FROM users ORDER BY login",
+    # fetched_at is when *we* asked, not something GitHub knows: left out like generations
+    "users": "SELECT login, kind, company FROM users ORDER BY login",
 }
 
 _ACTIVITY_KINDS = {kind.value: kind for kind in ActivityKind}
