@@ -43,6 +43,7 @@ from pydantic import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from healthexporter.errors import ConfigError
+from healthexporter.github.endpoints import derive_graphql_url
 
 __all__ = [
     "AppConfig",
@@ -274,19 +275,6 @@ Glob = Annotated[StrictStr, AfterValidator(_check_glob)]
 ReadableFile = Annotated[Path, AfterValidator(_readable_file)]
 StorePath = Annotated[Path, AfterValidator(_writable_location)]
 ListenAddress = Annotated[StrictStr, AfterValidator(_check_listen_address)]
-
-
-def derive_graphql_url(api_url: str) -> str:
-    """GitHub's GraphQL endpoint for a REST base URL.
-
-    github.com: ``https://api.github.com/graphql``; GitHub Enterprise Server ("GraphQL API
-    for Enterprise Server"): ``https://HOST/api/v3`` → ``https://HOST/api/graphql``; anything
-    else (the simulator): ``{api_url}/graphql``.
-    """
-    base = api_url.rstrip("/")
-    if base.endswith("/api/v3"):
-        return base[: -len("/v3")] + "/graphql"
-    return base + "/graphql"
 
 
 # ---------------------------------------------------------------------------------------------

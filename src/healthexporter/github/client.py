@@ -47,6 +47,7 @@ from healthexporter.errors import (
     UnauthorizedError,
 )
 from healthexporter.github.auth import TokenProvider, redact
+from healthexporter.github.endpoints import derive_graphql_url
 from healthexporter.model import RateLimitState
 
 logger = logging.getLogger("healthexporter.github")
@@ -108,19 +109,6 @@ class ClientStats:
     retries: Mapping[str, int] = field(default_factory=dict)  # by reason
     waits: Mapping[str, int] = field(default_factory=dict)  # by reason
     wait_seconds: Mapping[str, float] = field(default_factory=dict)  # by reason
-
-
-def derive_graphql_url(api_url: str) -> str:
-    """GitHub's GraphQL endpoint for a REST base URL.
-
-    github.com: ``https://api.github.com/graphql``; GitHub Enterprise Server:
-    ``https://HOST/api/v3`` → ``https://HOST/api/graphql``; anything else (a simulator):
-    ``{api_url}/graphql``.
-    """
-    base = api_url.rstrip("/")
-    if base.endswith("/api/v3"):
-        return base[: -len("/v3")] + "/graphql"
-    return base + "/graphql"
 
 
 def raise_for_not_found(resp: GraphQLResponse, path: str | Sequence[str | int]) -> None:
