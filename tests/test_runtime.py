@@ -50,7 +50,7 @@ storage: {{path: {tmp_path / "store.db"}}}
         )
         built = runtime.build(config)
         try:
-            repositories, orgs = runtime.targets(config)
+            repositories, _ = runtime.targets(config)
             [report] = built.syncer.sync_all(repositories)
             assert report.ok, report.errors
             assert len(built.store.items("acme/widgets")) == 30
