@@ -302,3 +302,31 @@ def test_faults_during_backfill_end_in_the_same_store(faults: str, tmp_path: Pat
             assert report.ok, report.errors
             assert server.stats()["faults"], "the fault did not fire"
             assert faulty.store.dump() == reference
+
+
+def test_a_poll_after_one_new_comment_costs_two_points() -> None:
+    from healthexporter.simulator.dataset import SimTimelineEntry
+
+    dataset = generate("small")
+    repo = dataset.repository("acme", "widgets")
+    assert repo is not None
+    target = Target("acme", "acme/widgets")
+    with simulator(dataset) as server, exporter_for(server) as exporter:
+        exporter.sync(target)
+        pull = next(i for i in repo.items if i.kind == "pull_request" and i.state == "OPEN")
+        comment = SimTimelineEntry("IC_new", "IssueComment", "maintainer-1", dataset.now, "MEMBER")
+        dataset.add_timeline_entry(repo, pull, comment)
+        server.reset_stats()
+        [report] = exporter.sync(target)
+        stats = server.stats()
+        # one page of pull requests and one of issues, 49 items each: round(99/100) = 1 point
+        assert stats["operations"] == {
+            "GET /repos/{owner}/{repo}": 1,
+            "GET /repos/{owner}/{repo}/issues": 1,
+            "GET /repos/{owner}/{repo}/releases": 1,
+            "PullRequests": 1,
+            "Issues": 1,
+        }
+        assert stats["graphql_points"] == report.points == 2
+        stored = exporter.store.item("acme/widgets", pull.number)
+        assert stored is not None and "IC_new" in {a.id for a in stored.activities}
