@@ -32,7 +32,7 @@ def modules(folder: str = "") -> list[Path]:
 
 
 def top(name: str) -> str:
-    return name.split(".")[0]
+    return name.split(".", maxsplit=1)[0]
 
 
 @pytest.mark.parametrize("path", modules("health"), ids=lambda p: p.name)

@@ -37,7 +37,7 @@ class Progress:
             if self._tty:
                 self._stream.write(f"\r\x1b[2K{text}")
                 self._stream.flush()
-            elif now - self._last_log.get(label, 0.0) >= self._interval:
+            elif label not in self._last_log or now - self._last_log[label] >= self._interval:
                 self._last_log[label] = now
                 log.info(text)
 
