@@ -125,6 +125,7 @@ WAITING_CASES: list[tuple[str, tuple[Item, ...], Waiting]] = [
     ("author's and bots' comments do not end the wait", (item(1, at(-2), act(C, ALICE, at(-1)), act(C, DEPENDABOT, at(-1))),), Waiting(1, 2 * D, "o/r#1", {"1h": 1, "1d": 1, "3d": 0})),
     ("a response at now has not happened yet", (item(1, at(hours=-2), act(C, BOB, at())),), Waiting(1, 2 * H, "o/r#1", {"1h": 1, "1d": 0, "3d": 0})),
     ("drafts counted apart", (item(1, at(-5), draft=True),), Waiting(over=NO_WAIT, drafts=1)),
+    ("converted back to draft keeps waiting", (item(1, at(-2), act(ActivityKind.CONVERT_TO_DRAFT, ALICE, at(-1)), draft=True),), Waiting(1, 2 * D, "o/r#1", {"1h": 1, "1d": 1, "3d": 0})),
     ("draft made ready waits from ready", (item(1, at(-10), act(READY, ALICE, at(hours=-2))),), Waiting(1, 2 * H, "o/r#1", {"1h": 1, "1d": 0, "3d": 0})),
     ("bot-authored counted apart, answered ones not at all", (item(1, at(-5), author=DEPENDABOT), item(2, at(-5), act(C, BOB, at(-4)), author=DEPENDABOT)), Waiting(over=NO_WAIT, bot_authored=1)),
     ("closed and merged items are not waiting", (item(1, at(-5), state=CLOSED, closed=at(-4)), item(2, at(-5), state=MERGED, closed=at(-4), merged=at(-4))), Waiting(over=NO_WAIT)),
