@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from healthexporter.health.contributors import Contribution, contributions, contributors
+from healthexporter.health.contributors import (
+    Contribution,
+    contributions,
+    contributors,
+    contributors_from,
+    raw_contributions,
+)
 from healthexporter.health.snapshot import (
     CONTRIBUTION_KINDS,
     Contributors,
@@ -256,3 +262,12 @@ def test_commits_count_when_authored_not_when_committed() -> None:
     late = Commit("o/a", "abc", committed_at=ago(1), authored_at=ago(40), author_login="alice",
                   author_identity="alice")  # fmt: skip
     assert contributors([repo("o/a", commits=(late,))], WINDOW, NOW, SETTINGS) == counts(0, 0, 0)
+
+
+def test_extracting_once_for_several_windows_gives_the_same_numbers() -> None:
+    data = [repo("o/a", pr("alice", 200), pr("alice", 10), issue("bob", 3, comment("carol", 40)))]
+    extracted = list(raw_contributions(data, is_bot))
+    for window in (WINDOW, Window("90d", timedelta(days=90)), Window("1y", timedelta(days=365))):
+        assert contributors_from(extracted, window, NOW, SETTINGS) == contributors(
+            data, window, NOW, SETTINGS
+        )

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from healthexporter.health.affiliation import AffiliationEntry, Affiliations
-from healthexporter.health.risk import absence_factor, risk
+from healthexporter.health.contributors import raw_contributions
+from healthexporter.health.risk import absence_factor, risk, risk_from
 from healthexporter.health.snapshot import HealthSettings, RepositoryData, Risk, Window
 from healthexporter.model import (
     Activity,
@@ -242,3 +243,16 @@ def test_affiliations_plug_in_as_the_setting() -> None:
     assert risk([data], WINDOW, NOW, settings) == Risk(
         contributions=4, bus_factor=2, elephant_factor=1, organizations=2, unaffiliated_share=0.0
     )
+
+
+def test_extracting_once_for_several_windows_gives_the_same_numbers() -> None:
+    data = [
+        repo(
+            "o/a",
+            issue(1, "alice", 20, *comments("alice", 19)),
+            issue(2, "bob", 60, *comments("bob", 1)),
+        )
+    ]
+    extracted = list(raw_contributions(data, is_bot))
+    for window in (WINDOW, Window("90d", timedelta(days=90)), Window("7d", timedelta(days=7))):
+        assert risk_from(extracted, window, NOW, SETTINGS) == risk(data, window, NOW, SETTINGS)

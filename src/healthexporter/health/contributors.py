@@ -20,7 +20,7 @@ Everything is counted only up to ``now``: contributions at or after ``now`` do n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,7 +33,14 @@ from healthexporter.health.snapshot import (
 )
 from healthexporter.model import ActivityKind, Actor, ActorKind, ItemKind
 
-__all__ = ["Contribution", "contributions", "contributors"]
+__all__ = [
+    "Contribution",
+    "RawContribution",
+    "contributions",
+    "contributors",
+    "contributors_from",
+    "raw_contributions",
+]
 
 _PENDING = "PENDING"
 
@@ -118,7 +125,15 @@ def contributions(
 def contributors(
     datas: Sequence[RepositoryData], window: Window, now: datetime, settings: HealthSettings
 ) -> Contributors:
-    """Distinct people in the window, overall and per kind; new and episodic ones.
+    """Distinct people in the window, overall and per kind; new and episodic ones."""
+    return contributors_from(raw_contributions(datas, settings.is_bot), window, now, settings)
+
+
+def contributors_from(
+    extracted: Iterable[RawContribution], window: Window, now: datetime, settings: HealthSettings
+) -> Contributors:
+    """``contributors`` over contributions already extracted, so that a caller computing
+    several windows extracts them once (the extraction is most of the cost).
 
     - active: at least one contribution in the window;
     - new: active, and no contribution before the window (in these repositories);
@@ -132,7 +147,7 @@ def contributors(
     total: dict[str, int] = {}
     before: set[str] = set()  # anything before the window
     recently: set[str] = set()  # anything in the lookback before the window
-    for who, kind, at, _repository in raw_contributions(datas, settings.is_bot):
+    for who, kind, at, _repository in extracted:
         if at >= now:
             continue
         total[who] = total.get(who, 0) + 1

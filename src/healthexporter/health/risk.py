@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from healthexporter.health.contributors import raw_contributions
+from healthexporter.health.contributors import RawContribution, raw_contributions
 from healthexporter.health.snapshot import HealthSettings, RepositoryData, Risk, Window
 
-__all__ = ["absence_factor", "risk"]
+__all__ = ["absence_factor", "risk", "risk_from"]
 
 _EMAIL = "email:"
 
@@ -43,7 +43,14 @@ def absence_factor(counts: Iterable[int]) -> int:
 def risk(
     datas: Sequence[RepositoryData], window: Window, now: datetime, settings: HealthSettings
 ) -> Risk:
-    """Bus and elephant factor over the contributions made in ``[now - duration, now)``.
+    """Bus and elephant factor over the contributions made in ``[now - duration, now)``."""
+    return risk_from(raw_contributions(datas, settings.is_bot), window, now, settings)
+
+
+def risk_from(
+    extracted: Iterable[RawContribution], window: Window, now: datetime, settings: HealthSettings
+) -> Risk:
+    """``risk`` over contributions already extracted (``contributors.raw_contributions``).
 
     The organization is ``settings.affiliation(person, at)`` at each contribution's time, so a
     person who changed employer counts for both. A commit identity (``email:…``, not linked to
@@ -55,7 +62,7 @@ def risk(
     by_organization: dict[str, int] = {}
     unaffiliated = 0
     contributions = 0
-    for who, _kind, at, _repository in raw_contributions(datas, settings.is_bot):
+    for who, _kind, at, _repository in extracted:
         if not start <= at < now:
             continue
         contributions += 1
