@@ -1,0 +1,94 @@
+"""Checks across fields, on the raw data: they are reported even when another field of the same
+section is broken (which stops pydantic before the models' own cross-field checks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from healthexporter.config.model import (
+    EMPTY_PROJECT,
+    TOKEN_SOURCES,
+    SyncConfig,
+    sync_problem,
+    token_source_problem,
+)
+from healthexporter.config.problems import KeyPath, LineIndex, at_key, dotted
+from healthexporter.config.values import parse_duration, quote
+
+
+def cross_checks(
+    data: dict[Any, Any], lines: LineIndex, messages: set[str]
+) -> list[tuple[int, str]]:
+    """The checks across fields, on the raw data; ``messages`` collects their bare messages so
+    that the same problem is not reported again from the model validators."""
+    problems: list[tuple[int, str]] = []
+    github = data.get("github")
+    if isinstance(github, dict):
+        found = [key for key in TOKEN_SOURCES if github.get(key) is not None]
+        problem = token_source_problem(found)
+        if problem:
+            # Point at the source written last: that is where the reader decides which stays.
+            last = max(found, key=lambda key: lines.find(("github", key)) or 0)
+            problems.append(at_key(("github", last), problem, lines))
+            messages.add(problem)
+    sync = data.get("sync")
+    if isinstance(sync, dict):
+        try:
+            durations = [
+                parse_duration(sync.get(key, SyncConfig.model_fields[key].default))
+                for key in ("poll_interval", "jitter", "reconcile_interval")
+            ]
+        except ValueError:
+            pass  # reported by the field itself
+        else:
+            problem = sync_problem(*durations)
+            if problem:
+                problems.append(at_key(("sync",), problem, lines))
+                messages.add(problem)
+    projects = data.get("projects")
+    if isinstance(projects, dict):
+        for name, project in projects.items():
+            if project is None or (
+                isinstance(project, dict)
+                and not project.get("repositories")
+                and not project.get("orgs")
+            ):
+                problems.append(at_key(("projects", name), EMPTY_PROJECT, lines))
+                messages.add(EMPTY_PROJECT)
+        problems += _duplicate_entries(projects, lines)
+    return problems
+
+
+def _duplicate_entries(projects: dict[Any, Any], lines: LineIndex) -> list[tuple[int, str]]:
+    """A repository listed twice (in one project or across projects), or an organization
+    listed twice in one project: metrics would count its items twice."""
+    problems: list[tuple[int, str]] = []
+    seen: dict[str, KeyPath] = {}
+    for name, project in projects.items():
+        if not isinstance(project, dict):
+            continue
+        repositories = project.get("repositories")
+        for index, repo in enumerate(repositories if isinstance(repositories, list) else []):
+            if not isinstance(repo, str):
+                continue
+            path: KeyPath = ("projects", name, "repositories", index)
+            first = seen.setdefault(repo.lower(), path)
+            if first != path:
+                problems.append(_already(path, repo, first, lines))
+        orgs = project.get("orgs")
+        seen_orgs: dict[str, KeyPath] = {}
+        for index, org in enumerate(orgs if isinstance(orgs, list) else []):
+            org_name = org.get("name") if isinstance(org, dict) else org
+            if not isinstance(org_name, str):
+                continue
+            path = ("projects", name, "orgs", index)
+            first = seen_orgs.setdefault(org_name.lower(), path)
+            if first != path:
+                problems.append(_already(path, org_name, first, lines))
+    return problems
+
+
+def _already(path: KeyPath, value: str, first: KeyPath, lines: LineIndex) -> tuple[int, str]:
+    first_line = lines.find(first)
+    where = dotted(first) + (f" (line {first_line})" if first_line is not None else "")
+    return at_key(path, f"{quote(value)} is already listed at {where}", lines)
