@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from healthexporter.config.health import (
+    canonical_window,
+    no_maintainers_problem,
+    repeated_event,
+    repeated_login,
+    repeated_window,
+)
 from healthexporter.config.model import (
     EMPTY_PROJECT,
     TOKEN_SOURCES,
@@ -56,7 +63,57 @@ def cross_checks(
                 problems.append(at_key(("projects", name), EMPTY_PROJECT, lines))
                 messages.add(EMPTY_PROJECT)
         problems += _duplicate_entries(projects, lines)
+    health = data.get("health")
+    if isinstance(health, dict) and isinstance(projects, dict):
+        maintainers = sum(
+            len(project["maintainers"])
+            for project in projects.values()
+            if isinstance(project, dict) and isinstance(project.get("maintainers"), list)
+        )
+        problem = no_maintainers_problem(health.get("responders"), maintainers)
+        if problem:
+            problems.append(at_key(("health", "responders"), problem, lines))
+            messages.add(problem)
+    problems += _repeated_settings(data, lines, messages)
     return problems
+
+
+def _repeated_settings(
+    data: dict[Any, Any], lines: LineIndex, messages: set[str]
+) -> list[tuple[int, str]]:
+    """Windows, response events and affiliation overrides written twice, at the repeat."""
+    found: list[tuple[KeyPath, str]] = []
+    health = data.get("health")
+    health = health if isinstance(health, dict) else {}
+    windows = health.get("windows")
+    seen: set[object] = set()
+    for index, window in enumerate(windows if isinstance(windows, list) else []):
+        try:
+            name, _ = canonical_window(window)
+        except ValueError:
+            continue  # reported by the field itself
+        if name in seen:
+            found.append((("health", "windows", index), repeated_window(name)))
+        seen.add(name)
+    events = health.get("response_events")
+    seen = set()
+    for index, event in enumerate(events if isinstance(events, list) else []):
+        if not isinstance(event, str):
+            continue
+        if event in seen:
+            found.append((("health", "response_events", index), repeated_event(event)))
+        seen.add(event)
+    affiliations = data.get("affiliations")
+    overrides = affiliations.get("overrides") if isinstance(affiliations, dict) else None
+    seen = set()
+    for login in overrides if isinstance(overrides, dict) else {}:
+        if not isinstance(login, str):
+            continue
+        if login.lower() in seen:
+            found.append((("affiliations", "overrides", login), repeated_login(login)))
+        seen.add(login.lower())
+    messages.update(message for _, message in found)
+    return [at_key(path, message, lines) for path, message in found]
 
 
 def _duplicate_entries(projects: dict[Any, Any], lines: LineIndex) -> list[tuple[int, str]]:

@@ -10,8 +10,6 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
@@ -20,6 +18,11 @@ from pydantic import (
     model_validator,
 )
 
+from healthexporter.config.health import (
+    AffiliationsConfig,
+    HealthConfig,
+    no_maintainers_problem,
+)
 from healthexporter.config.values import (
     URL,
     Duration,
@@ -33,6 +36,7 @@ from healthexporter.config.values import (
     ReadableFile,
     Regex,
     RepositoryName,
+    Section,
     StorePath,
     at_least,
     format_duration,
@@ -77,11 +81,7 @@ def sync_problem(poll: timedelta, jitter: timedelta, reconcile: timedelta) -> st
 # The configuration tree.
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AppConfig(_Section):
+class AppConfig(Section):
     """A GitHub App installation: the exporter mints its own short-lived tokens."""
 
     id: Annotated[StrictInt, Field(ge=1)]
@@ -89,7 +89,7 @@ class AppConfig(_Section):
     private_key_file: ReadableFile
 
 
-class ReserveConfig(_Section):
+class ReserveConfig(Section):
     """Rate-limit units of each bucket the exporter leaves for other users of the token."""
 
     graphql: Annotated[StrictInt, Field(ge=0)] = 200
@@ -103,7 +103,7 @@ class ReserveConfig(_Section):
 TOKEN_SOURCES = ("token_env", "token_file", "app")
 
 
-class GitHubConfig(_Section):
+class GitHubConfig(Section):
     api_url: URL = DEFAULT_API_URL
     graphql_url: URL | None = None
     token_env: EnvVarName | None = None
@@ -144,7 +144,7 @@ class GitHubConfig(_Section):
         return "env"
 
 
-class OrgConfig(_Section):
+class OrgConfig(Section):
     """Every repository of an organization that passes the filters."""
 
     name: OwnerName
@@ -154,7 +154,7 @@ class OrgConfig(_Section):
     forks: StrictBool = False
 
 
-class ProjectConfig(_Section):
+class ProjectConfig(Section):
     repositories: tuple[RepositoryName, ...] = ()
     orgs: tuple[OrgConfig, ...] = ()
     maintainers: tuple[Login, ...] = ()
@@ -174,11 +174,11 @@ class ProjectConfig(_Section):
         return self
 
 
-class StorageConfig(_Section):
+class StorageConfig(Section):
     path: StorePath = Field(default=Path("healthexporter.db"), validate_default=True)
 
 
-class SyncConfig(_Section):
+class SyncConfig(Section):
     poll_interval: Annotated[Duration, at_least(timedelta(minutes=1), "1m")] = timedelta(minutes=15)
     jitter: Duration = timedelta(seconds=30)
     overlap: Duration = timedelta(minutes=5)
@@ -195,7 +195,7 @@ class SyncConfig(_Section):
         return self
 
 
-class BotsConfig(_Section):
+class BotsConfig(Section):
     """Additions to the shipped bot list (see ``healthexporter.bots``)."""
 
     logins: tuple[Login, ...] = ()
@@ -203,20 +203,20 @@ class BotsConfig(_Section):
     not_bots: tuple[Login, ...] = ()
 
 
-class WebConfig(_Section):
+class WebConfig(Section):
     listen_address: ListenAddress = DEFAULT_LISTEN_ADDRESS
     config_file: ReadableFile | None = None
 
 
-class LoggingConfig(_Section):
+class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
 
 
-_SECTIONS = ("github", "storage", "sync", "bots", "web", "logging")
+_SECTIONS = ("github", "storage", "sync", "bots", "web", "logging", "health", "affiliations")
 
 
-class Config(_Section):
+class Config(Section):
     """The whole configuration. Build it with ``load_config`` or ``parse_config``."""
 
     github: GitHubConfig = Field(default_factory=GitHubConfig)
@@ -230,6 +230,8 @@ class Config(_Section):
     bots: BotsConfig = Field(default_factory=BotsConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    affiliations: AffiliationsConfig = Field(default_factory=AffiliationsConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -243,6 +245,14 @@ class Config(_Section):
         if isinstance(projects, dict):
             data["projects"] = {name: {} if p is None else p for name, p in projects.items()}
         return data
+
+    @model_validator(mode="after")
+    def _responders_have_maintainers(self) -> Self:
+        maintainers = sum(len(project.maintainers) for project in self.projects.values())
+        problem = no_maintainers_problem(self.health.responders, maintainers)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     def repositories(self) -> list[tuple[str, str]]:
         """``(project, "owner/name")`` for every explicitly listed repository."""

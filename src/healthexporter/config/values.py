@@ -14,7 +14,14 @@ from types import MappingProxyType
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, StrictStr, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictStr,
+    ValidationInfo,
+)
 
 _DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
@@ -239,3 +246,10 @@ def describe(value: object) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return str(value)
+
+
+class Section(BaseModel):
+    """A section of the file: frozen, and unknown keys are errors (a typo never silently falls
+    back to a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
