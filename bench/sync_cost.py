@@ -578,8 +578,6 @@ def problems(results: dict[str, Any]) -> list[str]:
             out.append(
                 f"{name}: {r['cost']['unexplained_points']} backfill points not explained by the operations"
             )
-        if r["backfill"]["items"] != r["cost"]["n_items"]:
-            out.append(f"{name}: backfill stored {r['backfill']['items']} items")
         poll = r["unchanged_poll"]
         if poll["graphql_points"] or poll["rest_charged"]:
             out.append(
