@@ -12,13 +12,16 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from healthexporter import __version__
 from healthexporter.config import Config, load_config
 from healthexporter.errors import ConfigError, StoreError
 from healthexporter.model import SyncReport
 from healthexporter.progress import Progress
+
+if TYPE_CHECKING:
+    from healthexporter.store.sqlite import SQLiteStore
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -45,6 +48,26 @@ def _parser() -> argparse.ArgumentParser:
     sync = with_config("sync", "Sync every configured repository once and print a summary.")
     sync.add_argument("--output", choices=("text", "json"), default="text")
     with_config("check-config", "Validate the configuration; print every problem.")
+    serve = with_config("serve", "Poll GitHub on a schedule and serve /metrics.")
+    serve.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="overrides web.listen_address (default :9935)",
+    )
+    serve.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="exporter-toolkit web configuration (TLS, basic auth)",
+    )
+    report = with_config("report", "Print the health numbers from the store (no GitHub calls).")
+    report.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    report.add_argument(
+        "--window", help="window for table and markdown (default: the first configured)"
+    )
+    explain = with_config("explain", "Show how one item's first response was derived.")
+    explain.add_argument("item", metavar="OWNER/REPO#N")
     return parser
 
 
@@ -61,6 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "sync":
         return _sync(config, args.output, sys.stdout)
+    if args.command == "serve":
+        from healthexporter.serve import serve
+
+        return serve(
+            config, listen_address=args.listen_address, web_config_file=args.web_config_file
+        )
+    if args.command == "report":
+        return _report(config, args.format, args.window, sys.stdout)
+    if args.command == "explain":
+        return _explain(config, args.item, sys.stdout)
     raise AssertionError(args.command)  # argparse refuses unknown commands
 
 
@@ -89,6 +122,75 @@ def _sync(config: Config, output: str, out: TextIO) -> int:
     else:
         _print_table(reports, users, out)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+
+
+def _open_store(config: Config) -> SQLiteStore | None:
+    from healthexporter.store.sqlite import SQLiteStore
+
+    try:
+        return SQLiteStore.open(config.storage.path)
+    except StoreError as error:
+        print(f"healthexporter: {error}", file=sys.stderr)
+        return None
+
+
+def _report(config: Config, fmt: str, window: str | None, out: TextIO) -> int:
+    from healthexporter import report, runtime
+    from healthexporter.collector import Collector
+
+    windows = [w.name for w in config.health.windows]
+    if window is not None and window not in windows:
+        print(
+            f"healthexporter: --window {window}: not a configured window ({', '.join(windows)})",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    store = _open_store(config)
+    if store is None:
+        return EXIT_CONFIG
+    try:
+        known = runtime.known_targets(config, store)
+        collector = Collector(
+            store,
+            runtime.HealthSettingsFactory(config, store),
+            targets=lambda: [(t.project, t.repository) for t in known],
+        )
+        snapshot = collector.refresh()
+    finally:
+        store.close()
+    if fmt == "json":
+        out.write(report.as_json(snapshot))
+    elif fmt == "markdown":
+        out.write(report.as_markdown(snapshot, window or windows[0]))
+    else:
+        out.write(report.as_table(snapshot, window or windows[0]))
+    return EXIT_OK
+
+
+def _explain(config: Config, ref: str, out: TextIO) -> int:
+    from healthexporter import runtime
+    from healthexporter.explain import explain
+
+    repository, _, number = ref.partition("#")
+    if "/" not in repository or not number.isdigit():
+        print(f"healthexporter: {ref!r} is not OWNER/REPO#NUMBER", file=sys.stderr)
+        return EXIT_CONFIG
+    store = _open_store(config)
+    if store is None:
+        return EXIT_CONFIG
+    try:
+        item = store.item(repository, int(number))
+        factory = runtime.HealthSettingsFactory(config, store)
+    finally:
+        store.close()
+    if item is None:
+        print(
+            f"healthexporter: {ref} is not in the store (is the repository configured and synced?)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    out.write(explain(item, factory.policy, factory.is_bot))
+    return EXIT_OK
 
 
 def _print_table(reports: Sequence[SyncReport], users: int, out: TextIO) -> None:

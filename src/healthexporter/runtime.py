@@ -9,14 +9,26 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from healthexporter.bots import BotMatcher
 from healthexporter.clock import Clock, SystemClock
+from healthexporter.collector import GitHubUsage
 from healthexporter.config import Config
 from healthexporter.github.auth import AppInstallationToken, EnvToken, FileToken, TokenProvider
 from healthexporter.github.client import GitHubClient
+from healthexporter.health.affiliation import (
+    AffiliationEntry,
+    Affiliations,
+    parse_gitdm_affiliations,
+)
+from healthexporter.health.first_response import Responders, ResponsePolicy
+from healthexporter.health.snapshot import HealthSettings, Window
+from healthexporter.model import ActivityKind, Actor
 from healthexporter.progress import Progress
+from healthexporter.store import Store
 from healthexporter.store.sqlite import SQLiteStore
 from healthexporter.sync import OrgSelection, Syncer, SyncSettings, Target
 
@@ -134,5 +146,95 @@ def setup_logging(level: str, fmt: str) -> None:
     github_logger.handlers[:] = []
     github_logger.setLevel(logging.WARNING)
     # httpx logs every request at INFO; our client logs what matters (retries, waits).
+    # APScheduler logs every job run at INFO; the poller logs each sync's outcome itself.
     if root.level > logging.DEBUG:
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+_RESPONSE_KINDS = {
+    "comment": ActivityKind.COMMENT,
+    "review": ActivityKind.REVIEW,
+    "close": ActivityKind.CLOSED,
+    "merge": ActivityKind.MERGED,
+}
+
+
+class HealthSettingsFactory:
+    """Builds ``HealthSettings`` for each computation: profile companies come from the store
+    (they change as profiles are fetched); affiliation files are parsed once per change of
+    their modification time (CNCF's gitdm files are megabytes)."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self._config = config
+        self._store = store
+        self._parsed: dict[Path, tuple[float, list[AffiliationEntry]]] = {}
+        matcher = BotMatcher.from_config(config.bots)
+        self.is_bot: Callable[[Actor], bool] = lambda actor: matcher.is_bot(actor.login, actor.kind)
+        health = config.health
+        maintainers = {m.lower() for p in config.projects.values() for m in p.maintainers}
+        self.policy = ResponsePolicy(
+            responders=Responders(health.responders),
+            maintainers=frozenset(maintainers),
+            kinds=frozenset(_RESPONSE_KINDS[event] for event in health.response_events),
+        )
+
+    def _entries(self) -> list[AffiliationEntry]:
+        entries: list[AffiliationEntry] = []
+        for configured in self._config.affiliations.files:
+            path = Path(configured)
+            try:
+                mtime = path.stat().st_mtime
+                cached = self._parsed.get(path)
+                if cached is None or cached[0] != mtime:
+                    cached = (mtime, parse_gitdm_affiliations(path.read_text(encoding="utf-8")))
+                    self._parsed[path] = cached
+            except (OSError, ValueError) as error:
+                logging.getLogger("healthexporter").error("affiliations file %s: %s", path, error)
+                continue
+            entries.extend(cached[1])
+        return entries
+
+    def __call__(self) -> HealthSettings:
+        health = self._config.health
+        profiles = {
+            login: user.company for login, user in self._store.users().items() if user.company
+        }
+        affiliations = Affiliations(self._entries(), self._config.affiliations.overrides, profiles)
+        return HealthSettings(
+            windows=tuple(Window(w.name, w.duration) for w in health.windows),
+            policy=self.policy,
+            is_bot=self.is_bot,
+            affiliation=affiliations.organization,
+            good_first_issue_labels=frozenset(
+                label.lower() for label in health.labels.good_first_issue
+            ),
+            help_wanted_labels=frozenset(label.lower() for label in health.labels.help_wanted),
+            episodic_lookback=health.episodic.lookback,
+            episodic_max_contributions=health.episodic.max_contributions,
+            release_intervals=health.release_intervals,
+        )
+
+
+def github_usage(client: GitHubClient) -> GitHubUsage:
+    stats = client.stats()
+    return GitHubUsage(
+        requests=stats.results,
+        units={"graphql": stats.graphql_points, "core": stats.rest_charged},
+        rate_limits=client.rate_limits(),
+    )
+
+
+def known_targets(config: Config, store: Store) -> list[Target]:
+    """Configured repositories plus those stored from earlier org expansions of configured
+    projects: what ``serve`` exports at once after a restart, before asking GitHub anything."""
+    configured, _ = targets(config)
+    stored = [
+        Target(project, repo.full_name)
+        for project, repo in store.repositories()
+        if project in config.projects
+    ]
+    unique: dict[str, Target] = {}
+    for target in [*configured, *stored]:
+        unique.setdefault(target.repository.lower(), target)
+    return list(unique.values())

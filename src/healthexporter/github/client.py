@@ -104,6 +104,8 @@ class ClientStats:
     """What the client has spent and waited since it was created (exported as metrics)."""
 
     requests: Mapping[str, int] = field(default_factory=dict)  # graphql, rest, rest_not_modified
+    # (api "graphql"/"rest", result "ok"/"not_modified"/"error") → responses
+    results: Mapping[tuple[str, str], int] = field(default_factory=dict)
     graphql_points: int = 0  # sum of reported query costs
     rest_charged: int = 0  # REST responses that count against the primary limit (not 304)
     retries: Mapping[str, int] = field(default_factory=dict)  # by reason
@@ -217,6 +219,7 @@ class GitHubClient:
         self._lock = threading.Lock()
         self._limits: dict[str, RateLimitState] = {}
         self._requests: Counter[str] = Counter()
+        self._results: Counter[tuple[str, str]] = Counter()
         self._graphql_points = 0
         self._rest_charged = 0
         self._retries: Counter[str] = Counter()
@@ -333,6 +336,7 @@ class GitHubClient:
         with self._lock:
             return ClientStats(
                 requests=dict(self._requests),
+                results=dict(self._results),
                 graphql_points=self._graphql_points,
                 rest_charged=self._rest_charged,
                 retries=dict(self._retries),
@@ -602,7 +606,14 @@ class GitHubClient:
         return cost, state
 
     def _count_request(self, kind: str, status: int | None) -> None:
+        if status == 304:
+            result = "not_modified"
+        elif status is None or status >= 400:
+            result = "error"
+        else:
+            result = "ok"
         with self._lock:
+            self._results[(kind, result)] += 1
             if kind == "rest" and status == 304:
                 self._requests["rest_not_modified"] += 1
             else:

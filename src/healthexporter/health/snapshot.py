@@ -60,7 +60,8 @@ class HealthSettings:
     affiliation: Callable[[str, datetime], str | None] = _no_affiliation
     good_first_issue_labels: frozenset[str] = frozenset({"good first issue", "good-first-issue"})
     help_wanted_labels: frozenset[str] = frozenset({"help wanted", "help-wanted"})
-    episodic_lookback: timedelta = timedelta(days=90)  # DevStats: not active in the previous 3 months
+    # DevStats: not active in the previous 3 months
+    episodic_lookback: timedelta = timedelta(days=90)
     episodic_max_contributions: int = 5  # … and few contributions in all (documented)
     release_intervals: int = 10  # median over the intervals between the last N+1 releases
 

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from types import FrameType
 
 from healthexporter.simulator.dataset import Dataset
@@ -34,6 +35,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help='generate a dataset: "small", "kube-rs", "kubernetes", "org:300", joined with "+"',
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of --generate")
+    parser.add_argument(
+        "--now",
+        default="2026-11-01T00:00:00Z",
+        help='the present of generated data (ISO 8601), or "now" for a live-looking demo',
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     parser.add_argument("--graphql-latency-ms", type=float, default=None)
     parser.add_argument("--rest-latency-ms", type=float, default=None)
@@ -59,7 +65,11 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
         return Dataset.load(args.dataset)
     from healthexporter.simulator.generate import generate
 
-    return generate(args.generate, seed=args.seed)
+    if args.now == "now":
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    else:
+        now = datetime.fromisoformat(args.now.replace("Z", "+00:00")).astimezone(UTC)
+    return generate(args.generate, seed=args.seed, now=now)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
