@@ -330,3 +330,26 @@ def test_a_poll_after_one_new_comment_costs_two_points() -> None:
         assert stats["graphql_points"] == report.points == 2
         stored = exporter.store.item("acme/widgets", pull.number)
         assert stored is not None and "IC_new" in {a.id for a in stored.activities}
+
+
+def test_closing_an_item_does_not_refetch_commits_or_tags() -> None:
+    """The repository's ETag changes with its open-issue count; only a push brings commits."""
+    from healthexporter.simulator.dataset import SimTimelineEntry
+
+    dataset = generate("small")
+    repo = dataset.repository("acme", "widgets")
+    assert repo is not None
+    target = Target("acme", "acme/widgets")
+    with simulator(dataset) as server, exporter_for(server) as exporter:
+        exporter.sync(target)
+        issue = next(i for i in repo.items if i.kind == "issue" and i.state == "OPEN")
+        dataset.add_timeline_entry(
+            repo, issue, SimTimelineEntry("CE_new", "ClosedEvent", "maintainer-1", dataset.now)
+        )
+        server.reset_stats()
+        [report] = exporter.sync(target)
+        assert report.ok
+        operations = server.stats()["operations"]
+        assert "Commits" not in operations and "Tags" not in operations
+        stored = exporter.store.item("acme/widgets", issue.number)
+        assert stored is not None and stored.state.value == "CLOSED"

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from healthexporter.store.sqlite import SQLiteStore
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+PROFILE_BATCH = 1000  # sync.fetch_profiles' default limit
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,10 +111,14 @@ def _sync(config: Config, output: str, out: TextIO) -> int:
         repositories, orgs = runtime.targets(config)
         targets, failures = rt.syncer.targets(repositories, orgs)
         reports = failures + rt.syncer.sync_all(targets)
+        users = 0
         if any(r.ok for r in reports):
-            users, _, _ = rt.syncer.sync_profiles()
-        else:
-            users = 0
+            # profiles come 1,000 per call (10 requests); a first backfill may need many
+            for _ in range(200):
+                fetched, _, _ = rt.syncer.sync_profiles()
+                users += fetched
+                if fetched < PROFILE_BATCH:
+                    break
     finally:
         rt.close()
     if output == "json":

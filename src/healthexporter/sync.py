@@ -273,7 +273,13 @@ class RepositorySync:
 
     def _run(self) -> None:
         repo_path = f"/repos/{quote(self.owner)}/{quote(self.name)}"
+        previous = self.store.cached_response(repo_path)
         repo_changed, repo_body = self._probe(repo_path)
+        # The repository's ETag also changes with its open-issue count; only a push (a new
+        # pushed_at) can bring commits or tags.
+        pushed = repo_changed and (
+            previous is None or previous.body.get("pushed_at") != repo_body.get("pushed_at")
+        )
         if repo_changed:
             info = parse.parse_repository_rest(repo_body)
             if info.full_name.lower() != self.repository.lower():
@@ -287,7 +293,7 @@ class RepositorySync:
         releases_changed, _ = self._probe(f"{repo_path}/releases", {"per_page": "1"})
         is_empty = bool(repo_body.get("size") == 0 or not repo_body.get("pushed_at"))
 
-        due = self._due_streams(repo_changed, issues_changed, releases_changed, is_empty)
+        due = self._due_streams(pushed, issues_changed, releases_changed, is_empty)
         for stream in due:
             if stream in (Stream.PULL_REQUESTS, Stream.ISSUES):
                 self._sync_items(stream)
@@ -298,15 +304,15 @@ class RepositorySync:
         self._commit_probes()
 
     def _due_streams(
-        self, repo_changed: bool, issues_changed: bool, releases_changed: bool, is_empty: bool
+        self, pushed: bool, issues_changed: bool, releases_changed: bool, is_empty: bool
     ) -> list[Stream]:
         """Streams that changed, have an unfinished pass, or are due for a reconcile."""
         changed = {
             Stream.PULL_REQUESTS: issues_changed,
             Stream.ISSUES: issues_changed,
             Stream.RELEASES: releases_changed,
-            Stream.TAGS: repo_changed and not is_empty,
-            Stream.COMMITS: repo_changed and not is_empty,
+            Stream.TAGS: pushed and not is_empty,
+            Stream.COMMITS: pushed and not is_empty,
         }
         now = self.clock.now()
         due = []
