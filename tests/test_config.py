@@ -12,9 +12,12 @@ import pytest
 from pydantic import ValidationError
 
 from healthexporter.config import (
+    AffiliationsConfig,
     AppConfig,
     Config,
     GitHubConfig,
+    HealthConfig,
+    WindowConfig,
     derive_graphql_url,
     load_config,
     parse_config,
@@ -155,6 +158,21 @@ def test_minimal_config_fills_defaults(name: str) -> None:
     assert config.web.config_file is None
     assert config.logging.level == "info"
     assert config.logging.format == "text"
+    health = config.health
+    assert [(w.name, w.duration) for w in health.windows] == [
+        ("7d", timedelta(days=7)),
+        ("30d", timedelta(days=30)),
+        ("90d", timedelta(days=90)),
+    ]
+    assert health.responders == "anyone"
+    assert health.response_events == ("comment", "review", "close", "merge")
+    assert health.labels.good_first_issue == ("good first issue", "good-first-issue")
+    assert health.labels.help_wanted == ("help wanted", "help-wanted")
+    assert health.episodic.lookback == timedelta(days=90)
+    assert health.episodic.max_contributions == 5
+    assert health.release_intervals == 10
+    assert config.affiliations.files == ()
+    assert dict(config.affiliations.overrides) == {}
 
 
 def test_full_config_reads_every_key() -> None:
@@ -211,6 +229,26 @@ def test_full_config_reads_every_key() -> None:
     assert config.web.config_file == GOOD / "web.yaml"
     assert (config.logging.level, config.logging.format) == ("debug", "json")
 
+    health = config.health
+    assert health.windows == (
+        WindowConfig(name="1d12h", duration=timedelta(hours=36)),
+        WindowConfig(name="14d", duration=timedelta(weeks=2)),
+        WindowConfig(name="30d", duration=timedelta(days=30)),
+        WindowConfig(name="90d", duration=timedelta(days=90)),
+    )
+    assert health.responders == "maintainers"
+    assert health.response_events == ("comment", "review")
+    assert health.labels.good_first_issue == ("Good First Issue", "beginner")
+    assert health.labels.help_wanted == ("Help Wanted",)
+    assert (health.episodic.lookback, health.episodic.max_contributions) == (
+        timedelta(days=180),
+        3,
+    )
+    assert health.release_intervals == 20
+    assert config.affiliations.files == (GOOD / "developers_affiliations.txt",)
+    # logins lower-cased (GitHub compares them case-insensitively); company names stripped
+    assert dict(config.affiliations.overrides) == {"clux": "Independent", "nightkr": "Stackable"}
+
 
 def test_ghes_with_app() -> None:
     config = load_config(GOOD / "ghes-app.yaml")
@@ -250,6 +288,12 @@ def test_config_is_frozen() -> None:
     with pytest.raises(TypeError):
         config.projects["new"] = config.projects["kube-rs"]  # type: ignore[index]
     assert isinstance(config.projects["kube-rs"].repositories, tuple)
+    with pytest.raises(ValidationError):
+        config.health.windows[0].name = "1w"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        config.affiliations.overrides["eve"] = "Evil Corp"  # type: ignore[index]
+    assert isinstance(config.health.windows, tuple)
+    assert isinstance(config.health.labels.help_wanted, tuple)
 
 
 def test_models_built_in_code_are_checked_too() -> None:
@@ -267,6 +311,54 @@ def test_empty_sections_mean_defaults() -> None:
     config = parse_config("github:\nbots:\nsync:\nprojects: {p: {repositories: [a/b]}}\n")
     assert config.github.token_env == "GITHUB_TOKEN"
     assert config.sync.page_size == 100
+    config = parse_config(
+        "projects: {p: {repositories: [a/b]}}\nhealth:\n  labels:\n  episodic:\naffiliations:\n"
+    )
+    assert config.health == HealthConfig()
+    assert config.affiliations == AffiliationsConfig()
+
+
+@pytest.mark.parametrize(
+    ("written", "name", "duration"),
+    [
+        ("7d", "7d", timedelta(days=7)),
+        ("1w", "7d", timedelta(days=7)),
+        ("168h", "7d", timedelta(days=7)),
+        ("12h", "12h", timedelta(hours=12)),
+        ("36h", "1d12h", timedelta(hours=36)),
+        ("1h", "1h", timedelta(hours=1)),
+        ("90m", "1h30m", timedelta(minutes=90)),
+        (86400, "1d", timedelta(days=1)),
+    ],
+)
+def test_windows_are_named_in_canonical_form(
+    written: str | int, name: str, duration: timedelta
+) -> None:
+    """The name is the exported `window` label: one spelling per duration."""
+    text = f"projects: {{p: {{repositories: [a/b]}}}}\nhealth: {{windows: [{written}]}}\n"
+    assert parse_config(text).health.windows == (WindowConfig(name=name, duration=duration),)
+
+
+def test_responders_list_counts_project_maintainers() -> None:
+    text = (
+        "projects:\n  a: {repositories: [a/a]}\n  b: {repositories: [b/b], maintainers: [Bob]}\n"
+        "health: {responders: list}\n"
+    )
+    config = parse_config(text)
+    assert config.health.responders == "list"
+    assert config.projects["b"].maintainers == ("Bob",)
+
+
+def test_health_cross_checks_hold_for_models_built_in_code() -> None:
+    with pytest.raises(ValidationError, match="no project lists any"):
+        Config(
+            projects={"p": {"repositories": ["a/b"]}},
+            health=HealthConfig(responders="list"),
+        )
+    with pytest.raises(ValidationError, match="window 7d is listed twice"):
+        HealthConfig(windows=("7d", "1w"))
+    with pytest.raises(ValidationError, match="at least one of comment, review, close, merge"):
+        HealthConfig(response_events=())
 
 
 def test_yaml_merge_keys_are_not_duplicates() -> None:
