@@ -81,6 +81,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"healthexporter: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     if args.command == "check-config":
+        if config.web.config_file is not None:
+            from healthexporter.web_config import load_web_config
+
+            try:
+                load_web_config(config.web.config_file)
+            except ConfigError as error:
+                for problem in error.problems:
+                    print(f"healthexporter: {problem}", file=sys.stderr)
+                return EXIT_CONFIG
         print(f"{args.config_file}: ok ({len(config.projects)} projects)")
         return EXIT_OK
     if args.command == "sync":
