@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -21,6 +22,7 @@ from healthexporter.model import SyncReport
 from healthexporter.progress import Progress
 
 if TYPE_CHECKING:
+    from healthexporter.sharding import Shard
     from healthexporter.store.sqlite import SQLiteStore
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -46,8 +48,18 @@ def _parser() -> argparse.ArgumentParser:
         )
         return command
 
+    def with_shards(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--shard", type=int, metavar="I", help="this instance's shard (0-based)"
+        )
+        command.add_argument(
+            "--total-shards", type=int, metavar="N",
+            help="number of shards; without --shard, the shard is the StatefulSet pod ordinal",
+        )  # fmt: skip
+
     sync = with_config("sync", "Sync every configured repository once and print a summary.")
     sync.add_argument("--output", choices=("text", "json"), default="text")
+    with_shards(sync)
     with_config("check-config", "Validate the configuration; print every problem.")
     serve = with_config("serve", "Poll GitHub on a schedule and serve /metrics.")
     serve.add_argument(
@@ -62,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="exporter-toolkit web configuration (TLS, basic auth)",
     )
+    with_shards(serve)
     report = with_config("report", "Print the health numbers from the store (no GitHub calls).")
     report.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     report.add_argument(
@@ -92,13 +105,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_CONFIG
         print(f"{args.config_file}: ok ({len(config.projects)} projects)")
         return EXIT_OK
-    if args.command == "sync":
-        return _sync(config, args.output, sys.stdout)
-    if args.command == "serve":
+    if args.command in ("sync", "serve"):
+        from healthexporter.sharding import resolve_shard
+
+        try:
+            shard = resolve_shard(args.shard, args.total_shards, socket.gethostname())
+        except ValueError as error:
+            print(f"healthexporter: {error}", file=sys.stderr)
+            return EXIT_CONFIG
+        if args.command == "sync":
+            return _sync(config, args.output, sys.stdout, shard)
         from healthexporter.serve import serve
 
         return serve(
-            config, listen_address=args.listen_address, web_config_file=args.web_config_file
+            config,
+            listen_address=args.listen_address,
+            web_config_file=args.web_config_file,
+            shard=shard,
         )
     if args.command == "report":
         return _report(config, args.format, args.window, sys.stdout)
@@ -107,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise AssertionError(args.command)  # argparse refuses unknown commands
 
 
-def _sync(config: Config, output: str, out: TextIO) -> int:
+def _sync(config: Config, output: str, out: TextIO, shard: Shard) -> int:
     from healthexporter import runtime
 
     runtime.setup_logging(config.logging.level, config.logging.format)
@@ -117,7 +140,7 @@ def _sync(config: Config, output: str, out: TextIO) -> int:
         print(f"healthexporter: {error}", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        repositories, orgs = runtime.targets(config)
+        repositories, orgs = runtime.targets(config, shard)
         targets, failures = rt.syncer.targets(repositories, orgs)
         reports = failures + rt.syncer.sync_all(targets)
         users = 0

@@ -28,6 +28,7 @@ from healthexporter.health.first_response import Responders, ResponsePolicy
 from healthexporter.health.snapshot import HealthSettings, Window
 from healthexporter.model import ActivityKind, Actor
 from healthexporter.progress import Progress
+from healthexporter.sharding import Shard
 from healthexporter.store import Store
 from healthexporter.store.sqlite import SQLiteStore
 from healthexporter.sync import OrgSelection, Syncer, SyncSettings, Target
@@ -77,11 +78,18 @@ def sync_settings(config: Config) -> SyncSettings:
     )
 
 
-def targets(config: Config) -> tuple[list[Target], list[tuple[str, OrgSelection]]]:
-    repositories = [Target(project, repo) for project, repo in config.repositories()]
+def targets(
+    config: Config, shard: Shard | None = None
+) -> tuple[list[Target], list[tuple[str, OrgSelection]]]:
+    """Configured repositories and orgs of the projects this shard owns."""
+    shard = shard or Shard()
+    repositories = [
+        Target(project, repo) for project, repo in config.repositories() if shard.owns(project)
+    ]
     orgs = [
         (project, OrgSelection(org.name, org.include, org.exclude, org.archived, org.forks))
         for project, org in config.orgs()
+        if shard.owns(project)
     ]
     return repositories, orgs
 
@@ -225,14 +233,15 @@ def github_usage(client: GitHubClient) -> GitHubUsage:
     )
 
 
-def known_targets(config: Config, store: Store) -> list[Target]:
+def known_targets(config: Config, store: Store, shard: Shard | None = None) -> list[Target]:
     """Configured repositories plus those stored from earlier org expansions of configured
     projects: what ``serve`` exports at once after a restart, before asking GitHub anything."""
-    configured, _ = targets(config)
+    shard = shard or Shard()
+    configured, _ = targets(config, shard)
     stored = [
         Target(project, repo.full_name)
         for project, repo in store.repositories()
-        if project in config.projects
+        if project in config.projects and shard.owns(project)
     ]
     unique: dict[str, Target] = {}
     for target in [*configured, *stored]:

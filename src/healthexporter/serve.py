@@ -18,6 +18,7 @@ from healthexporter.collector import Collector
 from healthexporter.config import Config
 from healthexporter.errors import ConfigError, StoreError
 from healthexporter.scheduler import Poller
+from healthexporter.sharding import Shard
 from healthexporter.web import LandingStatus, WebServer
 from healthexporter.web_config import WebConfig, load_web_config
 
@@ -32,7 +33,9 @@ def serve(
     listen_address: str | None = None,
     web_config_file: str | None = None,
     stop: threading.Event | None = None,
+    shard: Shard | None = None,
 ) -> int:
+    shard = shard or Shard()
     runtime.setup_logging(config.logging.level, config.logging.format)
     web_config: WebConfig | None = None
     web_config_path = web_config_file or config.web.config_file
@@ -45,7 +48,7 @@ def serve(
         for problem in problems:
             log.error("%s", problem)
         return EXIT_CONFIG
-    repositories, orgs = runtime.targets(config)
+    repositories, orgs = runtime.targets(config, shard)
     poller: Poller | None = None
 
     def targets() -> list[tuple[str, str]]:
@@ -56,6 +59,8 @@ def serve(
         runtime.HealthSettingsFactory(config, built.store),
         targets=targets,
         usage=lambda: runtime.github_usage(built.client),
+        shard=shard.index,
+        total_shards=shard.total,
     )
     poller = Poller(
         built.syncer,
@@ -66,7 +71,9 @@ def serve(
         jitter=config.sync.jitter,
         workers=config.github.max_concurrency,
     )
-    poller.seed(runtime.known_targets(config, built.store))
+    poller.seed(runtime.known_targets(config, built.store, shard))
+    if shard.total > 1:
+        log.info("shard %d of %d: %d repositories", shard.index, shard.total, len(poller.targets()))
     collector.refresh()  # from the store, before any GitHub request
 
     def landing() -> LandingStatus:

@@ -74,6 +74,7 @@ class _Exchange:
     fault: str | None = None
     points: int = 0
     core_charged: int = 0
+    repository: str | None = None  # "owner/name" the request was about, when it names one
     started: float = field(default_factory=time.monotonic)
     recorded: bool = False
 
@@ -138,6 +139,7 @@ class SimulatorServer:
         self._counts: Counter[str] = Counter()
         self._operations: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
+        self._repositories: Counter[str] = Counter()
         self._fault_counts: Counter[str] = Counter()
         self._points = 0
         self._core_charged = 0
@@ -235,6 +237,7 @@ class SimulatorServer:
                 },
                 "operations": dict(self._operations),
                 "statuses": dict(self._statuses),
+                "repositories": dict(self._repositories),  # requests per lower-cased owner/name
                 "graphql_points": self._points,
                 "core_charged": self._core_charged,
                 "faults": dict(self._fault_counts),
@@ -246,6 +249,7 @@ class SimulatorServer:
             self._counts.clear()
             self._operations.clear()
             self._statuses.clear()
+            self._repositories.clear()
             self._fault_counts.clear()
             self._points = 0
             self._core_charged = 0
@@ -304,6 +308,9 @@ class SimulatorServer:
         if document is not None:
             operation = document.get("operationName") or _operation_name(document.get("query"))
         exchange, fault = self._begin(handler, "graphql", operation)
+        variables = (document or {}).get("variables") or {}
+        if isinstance(variables, dict) and "owner" in variables and "name" in variables:
+            exchange.repository = f"{variables['owner']}/{variables['name']}"
         try:
             if fault is not None and self._act_out(handler, exchange, fault):
                 return
@@ -345,6 +352,8 @@ class SimulatorServer:
         route, params = rest.match_route(method, path)
         operation = route.name if route is not None else f"{method} (unknown)"
         exchange, fault = self._begin(handler, "rest", operation)
+        if "owner" in params and "repo" in params:
+            exchange.repository = f"{params['owner']}/{params['repo']}"
         try:
             if fault is not None and self._act_out(handler, exchange, fault):
                 return
@@ -608,6 +617,8 @@ class SimulatorServer:
             self._counts[exchange.kind] += 1
             self._operations[exchange.operation] += 1
             self._statuses[status] += 1
+            if exchange.repository is not None:
+                self._repositories[exchange.repository.lower()] += 1
             self._points += exchange.points
             self._core_charged += exchange.core_charged
             if exchange.fault is not None:
@@ -619,6 +630,7 @@ class SimulatorServer:
                     "target": exchange.target,
                     "kind": exchange.kind,
                     "operation": exchange.operation,
+                    "repository": exchange.repository,
                     "status": exchange.status,
                     "fault": exchange.fault,
                     "points": exchange.points,
