@@ -256,6 +256,13 @@ def test_histogram_counts_and_buckets_equal_the_report(stack: Stack) -> None:
     within_1d = f'github_health_first_response_seconds_bucket{{{KUBE}, le=~"{LE_1D}"}}'
     assert prometheus.value(within_1d) == exact["within_1d"]
 
+    # _gcount is the +Inf bucket, in all 24 series (docs/metrics.md).
+    equal = prometheus.value(
+        'count(github_health_first_response_seconds_bucket{le="+Inf"}'
+        " == ignoring (le) github_health_first_response_seconds_gcount)"
+    )
+    assert equal == 4 * 3 * 2
+
     # Every repository, window and kind.
     labels = ("repository", "window", "kind")
     counts, sums, buckets = (
