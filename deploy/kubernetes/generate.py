@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -57,7 +58,7 @@ def dashboard_name(stem: str) -> str:
     return name if name.startswith("healthexporter") else f"healthexporter-dashboard-{name}"
 
 
-def _dump(documents: list[object]) -> str:
+def _dump(documents: Sequence[object]) -> str:
     return "---\n".join(yaml.safe_dump(doc, sort_keys=False) for doc in documents)
 
 
@@ -95,7 +96,7 @@ def render(repository: Path = REPOSITORY) -> dict[str, bytes]:
     if dashboards:
         sources.append(f"{DASHBOARDS_SOURCE}/*.json")
         files["grafanadashboards.yaml"] = (
-            HEADER.format(sources=f"{DASHBOARDS_SOURCE}/*.json") + _dump(dashboards)  # type: ignore[arg-type]
+            HEADER.format(sources=f"{DASHBOARDS_SOURCE}/*.json") + _dump(dashboards)
         ).encode()
         resources.append("grafanadashboards.yaml")
         files["kustomizeconfig.yaml"] = (
