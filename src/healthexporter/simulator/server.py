@@ -104,7 +104,7 @@ class SimulatorServer:
         latency_ms: float = 0,
         graphql_latency_ms: float | None = None,
         rest_latency_ms: float | None = None,
-        faults: FaultPlan | None = None,
+        faults: FaultPlan | str | None = None,
         limits: dict[str, int] | None = None,
         window_seconds: float = 3600,
         tokens: set[str] | None = None,
@@ -132,7 +132,7 @@ class SimulatorServer:
         self.token_logins = dict(token_logins or {})
         self.buckets = Buckets(self.limits, window_seconds=window_seconds, clock=clock)
         self.rest = rest.RestApi(dataset)
-        self._faults = faults or FaultPlan()
+        self._faults = FaultPlan.parse(faults) if isinstance(faults, str) else faults or FaultPlan()
         self._issued: dict[str, float] = {}  # app installation token -> expiry (epoch seconds)
         self._graphql: Any = None
         self._lock = threading.Lock()
