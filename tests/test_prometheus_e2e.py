@@ -304,11 +304,27 @@ def test_a_projects_repositories_aggregate_into_one_histogram(stack: Stack) -> N
 
 def test_gauges_agree_with_the_report(stack: Stack) -> None:
     prometheus = stack.prometheus
-    waiting = prometheus.values("github_health_waiting_items")
-    assert {key(s, "repository", "kind"): v for s, v in waiting.items()} == {
-        (r["repository"], kind): r["waiting"][kind]["count"]
+    waiting = {
+        (r["repository"], kind): r["waiting"][kind]
         for r in stack.report["repositories"]
         for kind in ("pull_request", "issue")
+    }
+    found = prometheus.values("github_health_waiting_items")
+    assert {key(s, "repository", "kind"): v for s, v in found.items()} == {
+        where: exact["count"] for where, exact in waiting.items()
+    }
+    # The longest wait is absent (never 0) where nothing waits; the report ran a little later.
+    found = prometheus.values("github_health_waiting_oldest_seconds")
+    oldest = {key(s, "repository", "kind"): v for s, v in found.items()}
+    assert oldest.keys() == {where for where, exact in waiting.items() if exact["count"]}
+    for where, seconds in oldest.items():
+        assert 0 <= waiting[where]["oldest_seconds"] - seconds < 300, where
+    # An OpenMetrics info metric is the series `…_info` with value 1.
+    found = prometheus.values("github_health_repository_info")
+    assert {key(s, "repository", "default_branch"): v for s, v in found.items()} == {
+        (repository.full_name, repository.default_branch): 1
+        for repository in stack.dataset.repositories.values()
+        if any(repository.full_name in names for names in PROJECTS.values())
     }
     windows = stack.report["windows"]
     repositories = stack.report["repositories"]
