@@ -28,16 +28,6 @@ RUN --mount=type=secret,id=pip_cert,required=false \
     && /opt/healthexporter/bin/healthexporter --version
 
 FROM ${BASE_IMAGE}
-ARG VERSION=0.1.0
-ARG REVISION=""
-ARG SOURCE_URL=""
-LABEL org.opencontainers.image.title="healthexporter" \
-      org.opencontainers.image.description="Project-health metrics (first response, contributors, risk, velocity, releases) from GitHub, served as OpenMetrics for Prometheus" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="${SOURCE_URL}"
-
 # No .pyc is written at run time (the root filesystem may be read-only; the builder already
 # compiled them), and log lines leave at once.
 ENV PATH=/opt/healthexporter/bin:$PATH \
@@ -50,6 +40,17 @@ RUN groupadd --gid 10001 healthexporter \
     && mkdir -p /etc/healthexporter /var/lib/healthexporter \
     && chown 10001:10001 /var/lib/healthexporter
 COPY --from=builder /opt/healthexporter /opt/healthexporter
+
+# Labels last: a new revision rebuilds only these layers.
+ARG VERSION=0.1.0
+ARG REVISION=""
+ARG SOURCE_URL=""
+LABEL org.opencontainers.image.title="healthexporter" \
+      org.opencontainers.image.description="Project-health metrics (first response, contributors, risk, velocity, releases) from GitHub, served as OpenMetrics for Prometheus" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE_URL}"
 
 USER 10001:10001
 WORKDIR /var/lib/healthexporter
