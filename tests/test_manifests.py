@@ -663,3 +663,5 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboards() -> None:
     assert (COMPOSE / dashboards_source).resolve() == DASHBOARDS
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert home.startswith(provider["options"]["path"] + "/")
+    if list(DASHBOARDS.glob("*.json")):
+        assert (DASHBOARDS / Path(home).name).is_file(), "the home dashboard is not in dashboards/"
