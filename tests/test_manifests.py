@@ -551,6 +551,12 @@ def test_compose_references_resolve() -> None:
                 assert path.exists(), f"{name}: {source} does not exist"
             else:
                 assert source in data["volumes"], f"{name}: volume {source} is not declared"
+        if "build" in service:
+            context = (COMPOSE / service["build"]["context"]).resolve()
+            dockerfile = context / service["build"]["dockerfile"]
+            assert dockerfile.is_file(), f"{name}: {dockerfile} does not exist"
+            ignore = dockerfile.with_name(dockerfile.name + ".dockerignore")
+            assert ignore.is_file(), f"{name}: the repository's .dockerignore would apply"
         for config in service.get("configs", []):
             assert (COMPOSE / data["configs"][config["source"]]["file"]).is_file()
         for dependency in service.get("depends_on", {}):
