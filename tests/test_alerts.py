@@ -8,6 +8,7 @@ exposition.py renders; so renaming a metric there breaks this test, not a dashbo
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -27,6 +29,7 @@ PROMETHEUS_RULE = PROMETHEUS / "prometheusrule.yaml"
 UNIT_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
 GOLDEN = REPOSITORY / "tests" / "data" / "golden" / "metrics.om.txt"
 ALERTS_DOC = REPOSITORY / "docs" / "alerts.md"
+DASHBOARD_FILES = REPOSITORY / "dashboards"
 
 # A metric name of ours, not part of a recording rule's name (`level:metric:operations`).
 METRIC_NAME = re.compile(r"(?<![\w:])(?:github_health|healthexporter)_\w+(?![\w:])")
@@ -188,7 +191,28 @@ def test_alerts_about_a_repository_name_it() -> None:
         if alert["alert"] in per_repository:
             annotations = alert["annotations"]
             assert "{{ $labels.repository }}" in annotations["description"], alert["alert"]
-            assert "var-repository={{ $labels.repository }}" in annotations["dashboard_url"]
+            url = annotations["dashboard_url"]
+            assert (
+                "var-repository={{ $labels.repository }}" in url
+                if url.startswith("/d/healthexporter-project")
+                else "var-project={{ $labels.project }}" in url  # the exporter dashboard's
+            ), alert["alert"]
+
+
+def test_dashboard_links_set_variables_the_dashboards_have() -> None:
+    # The dashboards are built elsewhere (dashboards/*.json); check the links once they exist.
+    variables = {}
+    for path in DASHBOARD_FILES.glob("*.json"):
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+        variables[dashboard["uid"]] = {v["name"] for v in dashboard["templating"]["list"]}
+    if not variables:
+        pytest.skip("dashboards/ has no JSON yet")
+    for alert in alerts():
+        url = urlsplit(alert["annotations"]["dashboard_url"])
+        uid = url.path.removeprefix("/d/")
+        assert uid in variables, f"{alert['alert']}: no dashboard with uid {uid}"
+        names = {key.removeprefix("var-") for key in parse_qs(url.query)}
+        assert names <= variables[uid], alert["alert"]
 
 
 @pytest.mark.parametrize("name", [alert["alert"] for alert in alerts()])
