@@ -95,18 +95,25 @@ def scrape(url: str, headers: dict[str, str] | None = None) -> str:
 
 
 def synced(url: str) -> bool:
-    """Every configured repository's first sync succeeded."""
+    """Every configured repository's first sync succeeded, and the served numbers include it.
+
+    ``sync_up`` alone is not enough: a computation that read a repository's (empty) data just
+    before its sync finished still shows the sync's status, and the next one comes seconds later.
+    ``github_health_repository_info`` is absent until the repository's data is there.
+    """
     try:
         text = scrape(url, OPENMETRICS)
     except httpx.HTTPError:
         return False
-    up = {
-        sample.labels["repository"]: sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "healthexporter_sync_up"
-        for sample in family.samples
+    repositories = {repository: 1.0 for names in PROJECTS.values() for repository in names}
+    found: dict[str, dict[str, float]] = {
+        "healthexporter_sync_up": {},
+        "github_health_repository": {},
     }
-    return up == {repository: 1.0 for names in PROJECTS.values() for repository in names}
+    for family in text_string_to_metric_families(text):
+        if family.name in found:
+            found[family.name] = {s.labels["repository"]: s.value for s in family.samples}
+    return all(values == repositories for values in found.values())
 
 
 def report_json(config: Path) -> dict[str, Any]:
