@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from healthexporter.config import load_config
 from healthexporter.serve import serve
@@ -284,8 +285,6 @@ def load_generator() -> ModuleType:
 
 
 def test_operator_resources_are_generated_from_the_json() -> None:
-    import yaml
-
     expected: dict[str, str] = load_generator().render(DASHBOARDS)
     committed = {
         path.name: path.read_text(encoding="utf-8")
