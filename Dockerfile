@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # healthexporter as a container: a builder stage installs the project into a virtual environment,
 # the final stage copies that environment alone onto the same slim Python base. The image runs as
 # uid 10001, keeps its SQLite store on the /var/lib/healthexporter volume and writes nothing

@@ -35,6 +35,7 @@ deploy/container/make-base-image.sh
 version=$(sed -n -E 's/^version = "([^"]+)"/\1/p' pyproject.toml | head -n 1)
 revision=$(git rev-parse HEAD 2>/dev/null || true)
 source_url=$(git remote get-url origin 2>/dev/null || true)
+case $source_url in https://*) ;; *) source_url="" ;; esac  # a clone of a local path is no source
 
 # The host's CA bundle goes in as a build secret (never into a layer), so pip in the builder
 # trusts whatever this machine trusts on its way to PyPI.

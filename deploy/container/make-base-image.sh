@@ -36,6 +36,7 @@ trap 'rm -rf "$work"' EXIT
 echo "make-base-image: $SUITE from $mirror (+ $security) → $BASE_IMAGE"
 # minbase: Essential packages and apt; docs, man pages and translations are left out as the
 # official slim images do.
+# shellcheck disable=SC2016  # "$1" is the hook's own argument (the root), not ours
 mmdebstrap --variant=minbase --mode=root --quiet \
   --include=python3,python3-venv,python3-pip,ca-certificates \
   --aptopt='Acquire::Check-Valid-Until "false"' \
