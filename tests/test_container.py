@@ -60,13 +60,18 @@ def podman(
 
 def run_flags() -> list[str]:
     """What ``podman run`` needs on this kind of host (see the module docstring)."""
-    nofile = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 8192)
-    nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 4096)
+    nofile = at_most_the_hard_limit(resource.RLIMIT_NOFILE, 8192)
+    nproc = at_most_the_hard_limit(resource.RLIMIT_NPROC, 4096)
     return [
         "--runtime=runc",
         f"--ulimit=nofile={nofile}:{nofile}",
         f"--ulimit=nproc={nproc}:{nproc}",
     ]
+
+
+def at_most_the_hard_limit(limit: int, wanted: int) -> int:
+    hard = resource.getrlimit(limit)[1]
+    return wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
 
 
 @pytest.fixture(scope="module")
