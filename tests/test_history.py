@@ -100,7 +100,7 @@ def test_parsing_helpers() -> None:
     for bad in ("0s", "1y", "-1d"):
         with pytest.raises(ValueError, match=r"step|duration"):
             parse_step(bad)
-    for bad in ("job", "=x", "__name__=x", "a-b=c"):
+    for bad in ("job", "=x", "__name__=x", "a-b=c", "1a=b", "é=x"):
         with pytest.raises(ValueError, match="NAME=VALUE"):
             parse_labels([bad])
 
@@ -374,6 +374,13 @@ def test_run_history_exit_codes(
     later = tmp_path / "later.om"
     assert run_history(synced.config, date(2030, 1, 1), None, DAY, later) == 2
     assert run_history(synced.config, since, None, timedelta(0), later) == 2
+    assert not later.exists()
+    # an extra label the metrics have already
+    labels = {"window": "1y"}
+    assert (
+        run_history(synced.config, since, None, DAY, later, labels=labels, now=SIMULATED_NOW) == 2
+    )
+    assert "label window" in capsys.readouterr().err
     assert not later.exists()
     # an empty store: nothing to compute from
     empty = synced.config.model_copy(

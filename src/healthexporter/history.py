@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import sys
 import time
 from array import array
@@ -44,6 +45,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 OWN_PREFIX = "healthexporter_"  # the process's own metrics: not history
 _STATE_EVENTS = frozenset({ActivityKind.CLOSED, ActivityKind.MERGED, ActivityKind.REOPENED})
 _DRAFT_EVENTS = frozenset({ActivityKind.READY_FOR_REVIEW, ActivityKind.CONVERT_TO_DRAFT})
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # Prometheus' label names
 
 
 # --- arguments ------------------------------------------------------------------------------
@@ -68,7 +70,7 @@ def parse_labels(pairs: Iterable[str]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.isidentifier() or name.startswith("__"):
+        if not sep or not _LABEL_NAME.fullmatch(name) or name.startswith("__"):
             raise ValueError(f"bad label '{pair}': use NAME=VALUE")
         labels[name] = value
     return labels
@@ -106,7 +108,7 @@ def item_as_of(item: Item, at: datetime) -> Item | None:
         return None
     activities = item.activities
     cut = bisect_left([a.at for a in activities], at) if activities else 0
-    final = item.merged_at or item.closed_at if item.state is not ItemState.OPEN else None
+    final = (item.merged_at or item.closed_at) if item.state is not ItemState.OPEN else None
     if cut == len(activities) and (item.state is ItemState.OPEN or (final and final < at)):
         return item  # nothing happened to it at or after `at`
     past, future = activities[:cut], activities[cut:]
@@ -249,7 +251,12 @@ class _FamilyHistory:
         self.metrics: dict[tuple[tuple[str, str], ...], dict[str, _Series]] = {}
 
     def add(self, step: int, sample: _Sample, extra: Mapping[str, str]) -> None:
-        labels = {**sample.labels, **extra} if extra else sample.labels
+        labels = sample.labels
+        if extra:
+            clash = extra.keys() & labels.keys()
+            if clash:
+                raise ValueError(f"label {min(clash)}: {sample.name} has it already")
+            labels = {**labels, **extra}
         metric = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
         series = self.metrics.setdefault(metric, {})
         key = _series_text(sample.name, labels)
@@ -408,6 +415,10 @@ def run_history(
         with partial.open("w", encoding="utf-8", newline="\n") as file:
             result = write_history(datas, settings, times, file, labels=labels)
         os.replace(partial, output)
+    except ValueError as error:  # an extra label the metrics already have
+        print(f"healthexporter: {error}", file=err)
+        partial.unlink(missing_ok=True)
+        return EXIT_USAGE
     except OSError as error:
         print(f"healthexporter: {output}: {error.strerror or error}", file=err)
         partial.unlink(missing_ok=True)
