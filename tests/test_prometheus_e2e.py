@@ -58,8 +58,8 @@ OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
 BOUNDS = [300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 259200, 604800, 1209600,
           2592000, 7776000, math.inf]  # fmt: skip
 KUBE = 'repository="kube-rs/kube", window="90d", kind="pull_request"'
-# Prometheus 2 keeps the exposition's spelling of `le` ("86400.0"); Prometheus 3 normalises it
-# ("86400"). Match either.
+# Match a bound by number, not one spelling ("86400" or "86400.0"): Prometheus 2 stores `le` as
+# exposed, Prometheus 3 normalises it on ingestion.
 LE_1D = "86400(.0)?"
 LE_WITHIN = "(3600|86400|259200)(.0)?"
 
@@ -135,10 +135,6 @@ class Stack:
         [found] = [r for r in self.report["repositories"] if r["repository"] == name]
         return found
 
-    def project(self, name: str) -> dict[str, Any]:
-        [found] = [p for p in self.report["projects"] if p["project"] == name]
-        return found
-
     def first_response(self, repository: str, window: str, kind: str) -> dict[str, Any]:
         summary = self.repository(repository)["windows"][window]["responsiveness"][kind]
         return summary["first_response"] or {"count": 0}  # no samples: null in the report
@@ -169,7 +165,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         thread.start()
         try:
-            wait_until(lambda: synced(exporter_url), 30, "the first sync of every repository")
+            wait_until(
+                lambda: synced(exporter_url) or not thread.is_alive(),
+                30,
+                "the first sync of every repository",
+            )
+            assert thread.is_alive(), "serve exited (see the log above)"
             with run_prometheus(
                 directory / "prometheus",
                 free_port(),
