@@ -301,9 +301,12 @@ def test_the_exemplar_of_a_bucket_is_its_slowest_item() -> None:
     buckets = {s.labels["le"]: s for s in family.samples if s.name.endswith("_bucket")}
     exemplar = buckets["300.0"].exemplar
     assert exemplar is not None
-    assert (exemplar.labels, exemplar.value) == ({"item": "acme/rocket#3"}, 300)  # le inclusive
+    assert (exemplar.labels, exemplar.value) == (
+        {"item": "acme/rocket#3", "url_path": "acme/rocket/issues/3"},
+        300,
+    )  # le inclusive
     exemplar = buckets["900.0"].exemplar
-    assert exemplar is not None and exemplar.labels == {"item": "acme/rocket#4"}
+    assert exemplar is not None and exemplar.labels["item"] == "acme/rocket#4"
     exemplar = buckets["259200.0"].exemplar
     assert exemplar is not None and exemplar.value == 3 * DAY
     assert buckets["1800.0"].exemplar is None  # nothing fell into (900, 1800]

@@ -112,11 +112,13 @@ class Collector:
         with self._compute_lock:
             started = time.monotonic()
             targets = list(self._targets())
-            datas = [self._repository_data(project, name) for project, name in targets]
-            settings = self._settings_factory()
             now = self._clock.now()
-            snapshot = compute(datas, settings, now)
-            families = [*health_families(snapshot), *exporter_families(self._status(targets, now))]
+            # The status is read before the data: a sync finishing meanwhile is then shown as
+            # not yet done next to numbers that may already include it, never the reverse.
+            status = self._status(targets, now)
+            datas = [self._repository_data(project, name) for project, name in targets]
+            snapshot = compute(datas, self._settings_factory(), now)
+            families = [*health_families(snapshot), *exporter_families(status)]
             self._last_compute_seconds = time.monotonic() - started
             self._snapshot = snapshot
             self._exposition = render(families)

@@ -275,11 +275,21 @@ def add_duration_histogram(
 
 
 def _exemplar(sample: Sample | None) -> Exemplar | None:
+    """``item="owner/repo#N"`` names the item; ``url_path="owner/repo/issues/N"`` is the same
+    item as a github.com path (GitHub redirects ``/issues/N`` to ``/pull/N`` for pull requests),
+    because Grafana's exemplar links can only insert a label's whole value. The path is left
+    out when both would pass OpenMetrics' 128-character limit for exemplar labels."""
     # No exemplar timestamp: Prometheus rejects exemplars older than the series' last one,
     # and the slowest item of a bucket may be older than the previous scrape's.
     if sample is None or len("item") + len(sample.item) > EXEMPLAR_MAX_LABEL_CHARS:
         return None
-    return Exemplar({"item": sample.item}, sample.seconds)
+    labels = {"item": sample.item}
+    repository, _, number = sample.item.rpartition("#")
+    path = f"{repository}/issues/{number}"
+    size = len("item") + len(sample.item) + len("url_path") + len(path)
+    if repository and number.isdigit() and size <= EXEMPLAR_MAX_LABEL_CHARS:
+        labels["url_path"] = path
+    return Exemplar(labels, sample.seconds)
 
 
 def _durations(repositories: Sequence[RepositoryHealth]) -> Iterator[Metric]:
