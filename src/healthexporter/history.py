@@ -387,6 +387,7 @@ def run_history(
     from healthexporter.store.sqlite import SQLiteStore
 
     out, err = out or sys.stdout, err or sys.stderr
+    runtime.setup_logging(config.logging.level, config.logging.format)  # progress at info
     now = now or datetime.now(UTC)
     try:
         times = step_times(since, until, step, now)
