@@ -195,3 +195,19 @@ def test_serve_refuses_a_bad_web_config(tmp_path: Path, token: None) -> None:
 
 def test_environment_is_clean() -> None:
     assert "HE_SERVE_TOKEN" not in os.environ
+
+
+def test_history_command(tmp_path: Path, token: None, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = generate("small", now=NOW)
+    with simulator(dataset) as server:
+        config = write_config(tmp_path, server.url)
+        assert main(["sync", "--config.file", str(config)]) == 0
+    since = (NOW.date()).fromordinal(NOW.date().toordinal() - 5).isoformat()
+    output = tmp_path / "history.om.txt"
+    command = ["history", "--config.file", str(config), "--since", since, "--output", str(output)]
+    assert main([*command, "--label", "job=healthexporter"]) == 0
+    text = output.read_text(encoding="utf-8")
+    assert text.endswith("# EOF\n")
+    assert 'job="healthexporter"' in text and "github_health_first_response_seconds" in text
+    assert main([*command[:-4], "--since", "yesterday", "--output", str(output)]) == 2
+    capsys.readouterr()

@@ -80,6 +80,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--window", help="window for table and markdown (default: the first configured)"
     )
+    history = with_config(
+        "history", "Write past days' metrics as OpenMetrics for promtool to import."
+    )
+    history.add_argument("--since", required=True, metavar="YYYY-MM-DD", help="first day (UTC)")
+    history.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today)")
+    history.add_argument("--step", default="1d", help="time between points (default 1d)")
+    history.add_argument(
+        "--output", required=True, metavar="FILE", help="OpenMetrics file to write"
+    )
+    history.add_argument(
+        "--label", action="append", default=[], metavar="NAME=VALUE",
+        help="add a label to every series (e.g. job=healthexporter, as a scrape would)",
+    )  # fmt: skip
     explain = with_config("explain", "Show how one item's first response was derived.")
     explain.add_argument("item", metavar="OWNER/REPO#N")
     return parser
@@ -125,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.command == "report":
         return _report(config, args.format, args.window, sys.stdout)
+    if args.command == "history":
+        return _history(config, args)
     if args.command == "explain":
         return _explain(config, args.item, sys.stdout)
     raise AssertionError(args.command)  # argparse refuses unknown commands
@@ -202,6 +217,22 @@ def _report(config: Config, fmt: str, window: str | None, out: TextIO) -> int:
     else:
         out.write(report.as_table(snapshot, window or windows[0]))
     return EXIT_OK
+
+
+def _history(config: Config, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from healthexporter import history
+
+    try:
+        since = history.parse_date(args.since)
+        until = history.parse_date(args.until) if args.until else None
+        step = history.parse_step(args.step)
+        labels = history.parse_labels(args.label)
+    except ValueError as error:
+        print(f"healthexporter: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    return history.run_history(config, since, until, step, Path(args.output), labels=labels)
 
 
 def _explain(config: Config, ref: str, out: TextIO) -> int:
