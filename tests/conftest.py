@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,38 @@ from healthexporter.simulator.dataset import Dataset
 from healthexporter.simulator.server import SimulatorServer
 from healthexporter.store.sqlite import SQLiteStore
 from healthexporter.sync import Syncer, SyncSettings, Target
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (tests bind to loopback only)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_serve_config(
+    directory: Path,
+    api_url: str,
+    projects: Mapping[str, Sequence[str]],
+    *,
+    token_env: str,
+    log_level: str = "warning",
+) -> Path:
+    """A configuration for ``serve`` against the simulator that syncs once: the poll interval
+    is long, so every scrape during a test serves the same numbers."""
+    listed = "".join(
+        f"  {name}: {{repositories: [{', '.join(repos)}]}}\n" for name, repos in projects.items()
+    )
+    path = directory / "config.yaml"
+    path.write_text(
+        f"github: {{api_url: '{api_url}', token_env: {token_env}, max_retries: 0}}\n"
+        f"projects:\n{listed}"
+        f"storage: {{path: '{directory / 'store.db'}'}}\n"
+        "sync: {poll_interval: 1h, jitter: 1s}\n"
+        f"logging: {{level: {log_level}}}\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 @dataclass

@@ -17,7 +17,6 @@ import os
 import re
 import resource
 import secrets
-import socket
 import subprocess
 import tarfile
 import time
@@ -33,7 +32,7 @@ import pytest
 
 from healthexporter.simulator.generate import generate
 
-from .conftest import simulator
+from .conftest import free_port, simulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -278,12 +277,6 @@ def test_syncs_the_simulator_with_the_token_from_a_secret(
             podman("rm", "--force", "--volumes", name, check=False)
             podman("secret", "rm", secret, check=False)
     assert "Traceback" not in logs, logs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def synced(port: int) -> bool:

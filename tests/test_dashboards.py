@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from healthexporter.config import load_config
 from healthexporter.serve import serve
 from healthexporter.simulator.generate import generate
 
-from .conftest import simulator
+from .conftest import free_port, simulator, write_serve_config
 from .prometheus import Prometheus, run_prometheus, wait_until
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
@@ -110,28 +109,8 @@ def substitute(expr: str, values: dict[str, str]) -> str:
     return VARIABLE.sub(value, expr)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def write_config(directory: Path, api_url: str) -> Path:
-    projects = "".join(
-        f"  {name}: {{repositories: [{', '.join(repositories)}]}}\n"
-        for name, repositories in PROJECTS.items()
-    )
-    path = directory / "config.yaml"
-    path.write_text(
-        f"github: {{api_url: '{api_url}', token_env: {TOKEN_ENV}, max_retries: 0}}\n"
-        f"projects:\n{projects}"
-        f"storage: {{path: '{directory / 'store.db'}'}}\n"
-        # no second sync while the test runs: every scrape serves the same numbers
-        "sync: {poll_interval: 1h, jitter: 1s}\n"
-        "logging: {level: error}\n",
-        encoding="utf-8",
-    )
-    return path
+    return write_serve_config(directory, api_url, PROJECTS, token_env=TOKEN_ENV, log_level="error")
 
 
 def synced(url: str) -> bool:

@@ -13,7 +13,6 @@ import io
 import math
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,7 +47,7 @@ from healthexporter.model import Activity, ActivityKind, Actor, ActorKind, Item,
 from healthexporter.simulator.generate import generate
 from healthexporter.store.sqlite import SQLiteStore
 
-from .conftest import simulator
+from .conftest import free_port, simulator
 
 DAY = timedelta(days=1)
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -397,12 +396,6 @@ def binary(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed (Debian: apt-get install prometheus)")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Prometheus:

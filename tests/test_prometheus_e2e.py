@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from healthexporter.serve import serve
 from healthexporter.simulator.dataset import Dataset
 from healthexporter.simulator.generate import generate
 
-from .conftest import simulator
+from .conftest import free_port, simulator, write_serve_config
 from .prometheus import Prometheus, promtool_check_metrics, run_prometheus, wait_until
 
 pytestmark = pytest.mark.slow
@@ -64,28 +63,10 @@ LE_1D = "86400(.0)?"
 LE_WITHIN = "(3600|86400|259200)(.0)?"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def write_config(directory: Path, api_url: str) -> Path:
-    projects = "".join(
-        f"  {name}: {{repositories: [{', '.join(repositories)}]}}\n"
-        for name, repositories in PROJECTS.items()
+    return write_serve_config(
+        directory, api_url, PROJECTS, token_env=TOKEN_ENV, log_level="warning"
     )
-    path = directory / "config.yaml"
-    path.write_text(
-        f"github: {{api_url: '{api_url}', token_env: {TOKEN_ENV}, max_retries: 0}}\n"
-        f"projects:\n{projects}"
-        f"storage: {{path: '{directory / 'store.db'}'}}\n"
-        # no second sync while the test runs: every scrape serves the same numbers
-        "sync: {poll_interval: 1h, jitter: 1s}\n"
-        "logging: {level: warning}\n",
-        encoding="utf-8",
-    )
-    return path
 
 
 def scrape(url: str, headers: dict[str, str] | None = None) -> str:

@@ -14,8 +14,8 @@ import httpx
 
 from healthexporter.simulator.generate import generate
 
-from .conftest import simulator
-from .test_serve import free_port, ready, synced
+from .conftest import free_port, simulator
+from .test_serve import ready, synced
 
 CANARY = "ghp_CANARYcanary0123456789abcdefCANARY42"
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,16 +19,10 @@ from healthexporter.config import load_config
 from healthexporter.serve import serve
 from healthexporter.simulator.generate import generate
 
-from .conftest import simulator
+from .conftest import free_port, simulator
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(directory: Path, url: str, repositories: str = "[acme/widgets]") -> Path:
