@@ -11,7 +11,9 @@ from healthexporter.model import Activity, ActivityKind, Actor, ActorKind, Item,
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def pr(repository: str, number: int, author: str, days_ago: float, *responses: tuple[str, float]) -> Item:
+def pr(
+    repository: str, number: int, author: str, days_ago: float, *responses: tuple[str, float]
+) -> Item:
     created = NOW - timedelta(days=days_ago)
     activities = tuple(
         Activity(f"{repository}-{number}-{i}", ActivityKind.COMMENT, Actor(login, ActorKind.USER),
