@@ -11,16 +11,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +32,7 @@ from healthexporter.simulator.generate import generate
 from healthexporter.store.sqlite import SQLiteStore
 
 from .conftest import simulator
-from .test_reliability import Samples, parse_openmetrics
+from .test_reliability import Samples, parse_openmetrics, small_filesystem
 from .test_serve import OPENMETRICS, free_port, health_lines
 
 # evolutions move the dataset's present forward; starting a day back keeps it in the past
@@ -171,3 +174,118 @@ def evolution(trial: int) -> dict[str, object]:
         "new_releases": int(trial % 3 == 0),
         "new_commits": 3,
     }
+
+
+# --- a full disk and a read-only store ------------------------------------------------------
+SMALL = "small+org:4"
+
+
+def run_cli(command: str, config: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "healthexporter", command, "--config.file", str(config),
+         *(["--output", "json"] if command == "sync" else [])],
+        env={**os.environ, TOKEN_ENV: "kill-token"},
+        capture_output=True, text=True, timeout=120, check=False, **kwargs,
+    )  # fmt: skip
+
+
+def file_size_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # in the child, before exec: writes past `limit` bytes fail (EFBIG)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.parametrize("how", ["tmpfs", "file-size-limit"])
+def test_disk_full_is_a_clear_error_and_the_next_sync_recovers(tmp_path: Path, how: str) -> None:
+    dataset = generate(SMALL, now=NOW)
+    repositories = sorted(r.full_name for r in dataset.repositories.values())
+    with simulator(dataset) as server:
+        reference = tmp_path / "reference"
+        reference.mkdir()
+        assert run_cli("sync", write_config(reference, server.url, repositories)).returncode == 0
+        room = (reference / "store.db").stat().st_size // 2
+
+        with ExitStack() as stack:
+            if how == "tmpfs":  # a real small disk
+                full = stack.enter_context(small_filesystem(tmp_path / "full", room))
+                limited: dict[str, Any] = {}
+            else:  # where mounting is not permitted: the kernel's per-process file-size limit
+                full = tmp_path / "full"
+                full.mkdir()
+                limited = {"preexec_fn": file_size_limit(room)}
+            config = write_config(full, server.url, repositories)
+            store = full / "store.db"
+            result = run_cli("sync", config, **limited)
+            assert result.returncode == 1, result.stderr
+            reports = json.loads(result.stdout)["repositories"]
+            assert len(reports) == len(repositories)  # it ran to the end and said what happened
+            failed = [r for r in reports if not r["ok"]]
+            assert failed
+            for report in failed:
+                assert report["error_reason"] == "store"
+                [error] = report["errors"]
+                assert str(store) in error
+                assert "database or disk is full" in error or "disk I/O error" in error
+
+            if how == "tmpfs":  # serve on the full disk keeps running, serves what is stored
+                serve_on_a_full_disk(config)
+
+            # space freed: the store is intact and the next sync ends where a clean one did
+            if how == "tmpfs":
+                subprocess.run(["mount", "-o", "remount,size=64m", str(full)], check=True)
+            assert checked_dump(store)  # integrity_check
+            result = run_cli("sync", config)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert checked_dump(store) == checked_dump(reference / "store.db")
+
+
+def serve_on_a_full_disk(config: Path) -> None:
+    """Its first syncs fail with reason store; it keeps serving the stored values."""
+    with serving(config) as (process, port):
+
+        def store_errors() -> bool:
+            samples = scrape(port)
+            return samples is not None and any(
+                name == "healthexporter_sync_errors_total" and ("reason", "store") in labels
+                for name, labels in samples
+            )
+
+        wait_for(store_errors, timeout=30)
+        assert process.poll() is None
+        assert httpx.get(f"http://127.0.0.1:{port}/-/healthy", timeout=5).status_code == 200
+        assert health_text(port)
+
+
+def test_read_only_store_is_a_clear_error(tmp_path: Path) -> None:
+    dataset = generate(SMALL, now=NOW)
+    repositories = sorted(r.full_name for r in dataset.repositories.values())
+    with simulator(dataset) as server, ExitStack() as stack:
+        if os.geteuid() == 0:  # root writes through permissions: a read-only filesystem
+            directory = stack.enter_context(small_filesystem(tmp_path / "ro", 16 * 1024 * 1024))
+        else:
+            directory = tmp_path / "ro"
+            directory.mkdir()
+        config = write_config(directory, server.url, repositories)
+        assert run_cli("sync", config).returncode == 0
+        store = directory / "store.db"
+        before = checked_dump(store)
+        if os.geteuid() == 0:
+            subprocess.run(["mount", "-o", "remount,ro", str(directory)], check=True)
+        else:
+            store.chmod(0o444)
+            directory.chmod(0o555)
+        try:
+            for command in ("sync", "serve"):
+                result = run_cli(command, config)
+                assert result.returncode == 2, (command, result.stdout, result.stderr)
+                assert f"cannot open store {store}" in result.stderr, result.stderr
+                assert "Traceback" not in result.stderr
+        finally:
+            if os.geteuid() == 0:
+                subprocess.run(["mount", "-o", "remount,rw", str(directory)], check=True)
+            else:
+                directory.chmod(0o755)
+                store.chmod(0o644)
+        assert checked_dump(store) == before
