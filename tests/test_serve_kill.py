@@ -38,8 +38,8 @@ from .test_serve import OPENMETRICS, free_port, health_lines
 # evolutions move the dataset's present forward; starting a day back keeps it in the past
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
 SPEC = "kube-rs:items=300,commits=300,releases=20+org:3"
-KILLS = 22
-BACKFILL_KILLS = 8  # the first kills land in the backfill, the rest in polls
+KILLS = 21
+BACKFILL_KILLS = 7  # the first kills land in the backfill, the rest in polls
 TOKEN_ENV = "HE_KILL_TOKEN"
 
 
@@ -135,7 +135,7 @@ def test_serve_killed_at_random_moments_ends_like_an_uninterrupted_run(
         killed.mkdir()
         config = write_config(killed, server.url, repositories)
         rng = random.Random(20261125)
-        spans = {"backfill": (0.3, 3.0), "poll": (0.5, 2.5)}
+        spans = {"backfill": (0.3, 2.5), "poll": (0.4, 1.8)}
         kills = mid_sync = 0
         for trial in range(KILLS):
             phase = "backfill" if trial < BACKFILL_KILLS else "poll"
