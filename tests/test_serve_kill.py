@@ -31,9 +31,9 @@ import pytest
 from healthexporter.simulator.generate import generate
 from healthexporter.store.sqlite import SQLiteStore
 
-from .conftest import simulator
+from .conftest import free_port, simulator
 from .test_reliability import Samples, parse_openmetrics, small_filesystem
-from .test_serve import OPENMETRICS, free_port, health_lines
+from .test_serve import OPENMETRICS, health_lines
 
 # evolutions move the dataset's present forward; starting a day back keeps it in the past
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
