@@ -39,7 +39,6 @@ from healthexporter.bots import BotMatcher
 from healthexporter.cli import main
 from healthexporter.clock import FakeClock
 from healthexporter.collector import Collector
-from healthexporter.errors import GitHubError
 from healthexporter.github.auth import FileToken, StaticToken, TokenProvider
 from healthexporter.github.client import GitHubClient
 from healthexporter.health.snapshot import HealthSettings, Window
@@ -455,16 +454,7 @@ def fill(directory: Path) -> Path:
     "check_up",
     [
         pytest.param(False, id="errors-and-recovery"),
-        pytest.param(
-            True,
-            id="sync-up",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: sync_up is read from the last *stored* sync report; on a full disk "
-                "the failed report cannot be stored, so sync_up stays 1 (and "
-                "last_sync_timestamp stays old) while every sync fails with reason store",
-            ),
-        ),
+        pytest.param(True, id="sync-up"),
     ],
 )
 def test_disk_full_during_a_poll(tmp_path: Path, check_up: bool) -> None:
@@ -503,13 +493,6 @@ def test_disk_full_during_a_poll(tmp_path: Path, check_up: bool) -> None:
 
 
 # --- the sync command when the profile fetch fails ------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    raises=GitHubError,
-    reason="BUG: cli._sync calls syncer.sync_profiles() unguarded: a GitHubError (or a "
-    "StoreError on a full disk) while fetching profiles escapes as a traceback, and the report "
-    "of the repositories, all synced, is never printed",
-)
 def test_sync_command_reports_when_the_profile_fetch_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

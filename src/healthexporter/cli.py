@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from healthexporter import __version__
 from healthexporter.config import Config, load_config
-from healthexporter.errors import ConfigError, StoreError
+from healthexporter.errors import ConfigError, GitHubError, StoreError
 from healthexporter.model import SyncReport
 from healthexporter.progress import Progress
 
@@ -159,21 +159,29 @@ def _sync(config: Config, output: str, out: TextIO, shard: Shard) -> int:
         targets, failures = rt.syncer.targets(repositories, orgs)
         reports = failures + rt.syncer.sync_all(targets)
         users = 0
+        profile_error: str | None = None
         if any(r.ok for r in reports):
             # profiles come 1,000 per call (10 requests); a first backfill may need many
-            for _ in range(200):
-                fetched, _, _ = rt.syncer.sync_profiles()
-                users += fetched
-                if fetched < PROFILE_BATCH:
-                    break
+            try:
+                for _ in range(200):
+                    fetched, _, _ = rt.syncer.sync_profiles()
+                    users += fetched
+                    if fetched < PROFILE_BATCH:
+                        break
+            except (GitHubError, StoreError) as error:  # the repositories' data is stored
+                profile_error = str(error)
     finally:
         rt.close()
     if output == "json":
-        json.dump({"repositories": [asdict(r) for r in reports], "profiles": users}, out, indent=2)
+        summary = {"repositories": [asdict(r) for r in reports], "profiles": users}
+        json.dump({**summary, "profiles_error": profile_error}, out, indent=2)
         out.write("\n")
     else:
         _print_table(reports, users, out)
-    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+        if profile_error is not None:
+            out.write(f"profiles: {profile_error}\n")
+    ok = all(r.ok for r in reports) and profile_error is None
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _open_store(config: Config) -> SQLiteStore | None:

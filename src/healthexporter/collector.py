@@ -71,6 +71,9 @@ class Collector:
         self._stale: set[str] = set()
         self._errors: dict[str, dict[str, int]] = defaultdict(dict)
         self._syncs: dict[str, int] = defaultdict(int)
+        # the newest report per repository as this process saw it: the store may have failed
+        # to record it (a full disk), and the up-gauge must tell the truth anyway
+        self._latest: dict[str, tuple[SyncReport, datetime]] = {}
         self._exposition: RenderedExposition | None = None
         self._snapshot: HealthSnapshot | None = None
         self._last_compute_seconds: float | None = None
@@ -91,6 +94,7 @@ class Collector:
         """Count a sync's outcome; its repository's data is reloaded at the next computation
         if anything was stored."""
         with self._lock:
+            self._latest[report.repository] = (report, self._clock.now())
             self._syncs[report.repository] += 1
             if not report.ok:
                 reason = report.error_reason or "error"
@@ -152,17 +156,28 @@ class Collector:
             self._data[name] = data
         return data
 
+    def _last_success(self, name: str) -> datetime | None:
+        stored = self._store.last_successful_sync(name)
+        latest = self._latest.get(name)
+        if latest is not None and latest[0].ok and stored is None:
+            return latest[1]
+        return stored
+
     def _status(self, targets: Sequence[tuple[str, str]], now: datetime) -> ExporterStatus:
         reports = self._store.last_sync_reports()
         repositories: dict[str, RepositoryStatus] = {}
         with self._lock:
             for project, name in targets:
                 report, finished = reports.get(name, (None, None))
+                latest = self._latest.get(name)
+                if latest is not None and latest[0] != report:
+                    # this process's newest sync wins over what the store could record
+                    report, finished = latest
                 repositories[name] = RepositoryStatus(
                     project=project,
                     last_report=report,
                     last_finished_at=finished,
-                    last_success_at=self._store.last_successful_sync(name),
+                    last_success_at=self._last_success(name),
                     errors_total=dict(self._errors.get(name, {})),
                     syncs_total=self._syncs.get(name, 0),
                 )
