@@ -80,6 +80,7 @@ from healthexporter.store.sqlite import SQLiteStore
 
 PROJECT = "bench"
 MILLION = 1_000_000
+TARGET_ITEMS = 140_000  # "the 140,000-item repository"
 RSS_TARGET_MB = 200.0
 RECOMPUTE_TARGET_S = 2.0
 PAGE = 500  # items per save_items transaction
@@ -639,20 +640,21 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, str]]:
             many["refresh_cold_seconds"],
         ),
     ):
-        met = seconds <= RECOMPUTE_TARGET_S
-        out.append(
-            {
-                "target": label,
-                "measured": f"{seconds:.2f} s",
-                "verdict": "met" if met else ("missed" if "no target" not in label else "-"),
-            }
-        )
+        if "no target" in label:
+            verdict = "-"
+        elif one["store"]["items"] < TARGET_ITEMS:
+            verdict = "- (quick: the target is for 140,000)"
+        else:
+            verdict = "met" if seconds <= RECOMPUTE_TARGET_S else "missed"
+        out.append({"target": label, "measured": f"{seconds:.2f} s", "verdict": verdict})
     hwm = many["serve"]["hwm_settled_mb"]
     out.append(
         {
             "target": f"serve peak RSS ≤ {RSS_TARGET_MB:.0f} MB with {many['store']['items']:,} items",
             "measured": f"{hwm:.0f} MB",
-            "verdict": "met" if hwm <= RSS_TARGET_MB else "missed",
+            "verdict": "- (quick: the target is for 1,000,000)"
+            if many["store"]["items"] < MILLION
+            else ("met" if hwm <= RSS_TARGET_MB else "missed"),
         }
     )
     return out
