@@ -26,7 +26,7 @@ from healthexporter.health.affiliation import (
 )
 from healthexporter.health.first_response import Responders, ResponsePolicy
 from healthexporter.health.snapshot import HealthSettings, Window
-from healthexporter.model import ActivityKind, Actor
+from healthexporter.model import ActivityKind, Actor, ActorKind
 from healthexporter.progress import Progress
 from healthexporter.sharding import Shard
 from healthexporter.store import Store
@@ -178,7 +178,21 @@ class HealthSettingsFactory:
         self._store = store
         self._parsed: dict[Path, tuple[float, list[AffiliationEntry]]] = {}
         matcher = BotMatcher.from_config(config.bots)
-        self.is_bot: Callable[[Actor], bool] = lambda actor: matcher.is_bot(actor.login, actor.kind)
+        # One verdict per (login, kind), kept for the factory's life: a computation asks about
+        # every activity's actor (over a million times for a 140,000-item repository) but a
+        # repository has few distinct people, and the matcher's patterns are not free. The bot
+        # configuration is read once, so a verdict never goes stale; a plain dict is safe under
+        # the GIL (a race only computes the same verdict twice).
+        verdicts: dict[tuple[str | None, ActorKind], bool] = {}
+
+        def is_bot(actor: Actor) -> bool:
+            key = (actor.login, actor.kind)
+            verdict = verdicts.get(key)
+            if verdict is None:
+                verdict = verdicts[key] = matcher.is_bot(actor.login, actor.kind)
+            return verdict
+
+        self.is_bot: Callable[[Actor], bool] = is_bot
         health = config.health
         maintainers = {m.lower() for p in config.projects.values() for m in p.maintainers}
         self.policy = ResponsePolicy(

@@ -12,6 +12,7 @@ from datetime import datetime
 from healthexporter.health import (
     contributors,
     inclusivity,
+    prepared,
     releases,
     responsiveness,
     risk,
@@ -37,17 +38,21 @@ def repository_health(
     windows = {}
     # extracted once, reused by every window (contributors and risk read the same list)
     people = list(contributors.raw_contributions([data], settings.is_bot))
+    # each item's facts once, and indexes by time each window selects from
+    items = prepared.prepare(data, settings)
     for window in settings.windows:
         stable, pre = releases.releases_in_window(data, window, now)
         windows[window.name] = WindowHealth(
             responsiveness={
-                kind: responsiveness.responsiveness(data, kind, window, now, settings)
+                kind: responsiveness.responsiveness(
+                    data, kind, window, now, settings, prepared=items
+                )
                 for kind in KINDS
             },
             contributors=contributors.contributors_from(people, window, now, settings),
             risk=risk.risk_from(people, window, now, settings),
-            velocity=velocity.velocity(data, window, now),
-            inclusivity=inclusivity.inclusivity(data, window, now, settings),
+            velocity=velocity.velocity(data, window, now, prepared=items),
+            inclusivity=inclusivity.inclusivity(data, window, now, settings, prepared=items),
             releases=stable,
             prereleases=pre,
         )
@@ -56,7 +61,10 @@ def repository_health(
         repository=data.repository,
         info=data.info,
         windows=windows,
-        waiting={kind: responsiveness.waiting(data, kind, now, settings) for kind in KINDS},
+        waiting={
+            kind: responsiveness.waiting(data, kind, now, settings, prepared=items)
+            for kind in KINDS
+        },
         releases=releases.release_activity(data, now, settings),
         open_labelled_issues=inclusivity.open_labelled_issues(data, settings),
     )

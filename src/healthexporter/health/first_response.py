@@ -11,7 +11,8 @@ github/issue-metrics' rules):
   COLLABORATOR — close and merge need write or triage access, so they count as a maintainer's);
   or an explicit list of logins. Which kinds of activity count is configurable too.
 
-Every decision is recorded with its reason so ``healthexporter explain`` can show the working.
+Every decision is recorded with its reason so ``healthexporter explain`` can show the working;
+``find_first_response`` gives the same answer without them.
 """
 
 from __future__ import annotations
@@ -98,6 +99,19 @@ def first_response(
                 start, activity.at, activity.actor.login, activity.id, tuple(decisions)
             )
     return FirstResponse(start, None, None, None, tuple(decisions))
+
+
+def find_first_response(
+    item: Item, policy: ResponsePolicy, is_bot: Callable[[Actor], bool]
+) -> FirstResponse:
+    """``first_response`` without the decisions: the same answer, for the maths, which asks
+    for every item of a repository and needs only the result (building a ``Decision`` per
+    activity cost a third of a computation). ``explain`` uses ``first_response``."""
+    start = clock_start(item)
+    for activity in item.activities:
+        if _reason(item, activity, start, policy, is_bot) == "response":
+            return FirstResponse(start, activity.at, activity.actor.login, activity.id)
+    return FirstResponse(start, None, None, None)
 
 
 def _reason(

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from healthexporter.health.first_response import MAINTAINER_ASSOCIATIONS
-from healthexporter.health.responsiveness import closed_unmerged_at, merged_at, response
+from healthexporter.health.prepared import (
+    FIRST_TIMER_ASSOCIATIONS,
+    PreparedRepository,
+    is_first_timer,
+    prepare,
+)
 from healthexporter.health.snapshot import (
     HealthSettings,
     Inclusivity,
@@ -15,64 +19,36 @@ from healthexporter.health.snapshot import (
     Sample,
     Window,
 )
-from healthexporter.model import Item, ItemKind, ItemState
+from healthexporter.model import ItemKind, ItemState
 
-# GitHub's authorAssociation values for someone who has not contributed to the repository
-# (FIRST_TIME_CONTRIBUTOR) or to GitHub (FIRST_TIMER) before.
-FIRST_TIMER_ASSOCIATIONS = frozenset({"FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER"})
-
-
-def _earliest_contributions(data: RepositoryData) -> dict[str, datetime]:
-    """Each lower-cased login's first item (pull request or issue) or default-branch commit.
-
-    Commits count by committed time: a pull request's own commits were often authored before
-    it was opened, but they land in the branch only when it is merged.
-    """
-    earliest: dict[str, datetime] = {}
-    dated = [(item.author.login, item.created_at) for item in data.items]
-    dated += [(commit.author_login, commit.committed_at) for commit in data.commits]
-    for login, at in dated:
-        if login is not None:
-            key = login.lower()
-            earliest[key] = min(at, earliest.get(key, at))
-    return earliest
-
-
-def is_first_timer(item: Item, earliest: dict[str, datetime]) -> bool:
-    """GitHub says so (FIRST_TIME_CONTRIBUTOR, FIRST_TIMER), or — because GitHub computes the
-    association when asked, so it reads CONTRIBUTOR once the first pull request is merged — the
-    author has no stored item or commit older than this one. Maintainers (OWNER, MEMBER,
-    COLLABORATOR) are never first-timers, even in a repository whose history starts with them,
-    and neither is a deleted account, which has no history to look at."""
-    if item.author_association in FIRST_TIMER_ASSOCIATIONS:
-        return True
-    if item.author_association in MAINTAINER_ASSOCIATIONS or item.author.login is None:
-        return False
-    return earliest.get(item.author.login.lower(), item.created_at) >= item.created_at
+# The first-timer rule lives in ``prepared`` (which every window reads); it stays importable
+# from here.
+__all__ = ["FIRST_TIMER_ASSOCIATIONS", "inclusivity", "is_first_timer", "open_labelled_issues"]
 
 
 def inclusivity(
-    data: RepositoryData, window: Window, now: datetime, settings: HealthSettings
+    data: RepositoryData,
+    window: Window,
+    now: datetime,
+    settings: HealthSettings,
+    *,
+    prepared: PreparedRepository | None = None,
 ) -> Inclusivity:
-    """Pull requests opened in the window by first-time contributors (bots never are), the
-    first responses they got (same definition as responsiveness; at any time before ``now``)
-    and how many of those closed so far were merged rather than closed unmerged."""
-    earliest = _earliest_contributions(data)
-    first_timers = [
-        item
-        for item in data.items
-        if item.kind is ItemKind.PULL_REQUEST
-        and window.contains(item.created_at, now)
-        and not settings.is_bot(item.author)
-        and is_first_timer(item, earliest)
+    """Pull requests opened in the window by first-time contributors (bots never are; the
+    definition is ``is_first_timer``), the first responses they got (same definition as
+    responsiveness; at any time before ``now``) and how many of those closed so far were merged
+    rather than closed unmerged.
+
+    ``prepared`` is ``prepare(data, settings)``, when the caller computes several windows.
+    """
+    first_timers = (prepared or prepare(data, settings)).first_timer_pull_requests.between(
+        window.start(now), now
+    )
+    samples: list[Sample] = [
+        f.response for f in first_timers if f.response is not None and f.response.at < now
     ]
-    samples: list[Sample] = []
-    for item in first_timers:
-        _, answer = response(item, now, settings)
-        if answer is not None:
-            samples.append(answer)
-    merged = sum((merged_at(item) or now) < now for item in first_timers)
-    closed = sum((closed_unmerged_at(item) or now) < now for item in first_timers)
+    merged = sum(f.merged_at is not None and f.merged_at < now for f in first_timers)
+    closed = sum(f.closed_at is not None and f.closed_at < now for f in first_timers)
     return Inclusivity(
         first_timer_pull_requests=len(first_timers),
         first_timer_first_response=tuple(sorted(samples, key=lambda s: (s.at, s.item))),

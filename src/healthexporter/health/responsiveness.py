@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from healthexporter.health.first_response import first_response
+from healthexporter.health.first_response import find_first_response
+from healthexporter.health.prepared import (
+    PreparedRepository,
+    closed_unmerged_at,
+    merged_at,
+    prepare,
+)
 from healthexporter.health.snapshot import (
     WAITING_THRESHOLDS,
     HealthSettings,
@@ -26,7 +32,11 @@ from healthexporter.health.snapshot import (
     Waiting,
     Window,
 )
-from healthexporter.model import Item, ItemKind, ItemState
+from healthexporter.model import Item, ItemKind
+
+# merged_at and closed_unmerged_at live in ``prepared`` (which every window reads); they stay
+# importable from here.
+__all__ = ["closed_unmerged_at", "merged_at", "response", "responsiveness", "waiting"]
 
 
 def response(
@@ -34,36 +44,14 @@ def response(
 ) -> tuple[datetime | None, Sample | None]:
     """The item's clock start and its first response before ``now`` as a sample (or None).
 
-    Shared with inclusivity so first-timers' first responses follow the same definition.
+    The same definition as the prepared facts (``prepared.item_facts``) that responsiveness,
+    waiting and inclusivity read.
     """
-    result = first_response(item, settings.policy, settings.is_bot)
+    result = find_first_response(item, settings.policy, settings.is_bot)
     if result.clock_start is None or result.responded_at is None or result.responded_at >= now:
         return result.clock_start, None
     seconds = (result.responded_at - result.clock_start).total_seconds()
     return result.clock_start, Sample(seconds, item.ref, result.responded_at)
-
-
-def merged_at(item: Item) -> datetime | None:
-    """When a merged pull request was merged; None for anything not merged."""
-    if item.state is not ItemState.MERGED:
-        return None
-    return item.merged_at or item.closed_at
-
-
-def closed_unmerged_at(item: Item) -> datetime | None:
-    """When an item closed without a merge was closed; None if open or merged.
-
-    A reopened item is OPEN again and so not closed, whatever ``closed_at`` still says.
-    """
-    return item.closed_at if item.state is ItemState.CLOSED else None
-
-
-def _duration(start: datetime | None, end: datetime, item: Item) -> Sample | None:
-    """From clock start to ``end``; no sample without a clock (a draft closed before it was ever
-    ready for review) or when the clock started after ``end`` (such a draft, reopened later)."""
-    if start is None or start > end:
-        return None
-    return Sample((end - start).total_seconds(), item.ref, end)
 
 
 def _ordered(samples: list[Sample]) -> tuple[Sample, ...]:
@@ -75,7 +63,13 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 
 def responsiveness(
-    data: RepositoryData, kind: ItemKind, window: Window, now: datetime, settings: HealthSettings
+    data: RepositoryData,
+    kind: ItemKind,
+    window: Window,
+    now: datetime,
+    settings: HealthSettings,
+    *,
+    prepared: PreparedRepository | None = None,
 ) -> Responsiveness:
     """One kind of item in one window; see ``Responsiveness`` for what each field holds.
 
@@ -83,39 +77,31 @@ def responsiveness(
     abandoned draft that is closed is a closed pull request); the duration samples need a clock.
     ``closure_ratio`` compares items closed in the window with items opened in it — not the same
     items — so it exceeds 1 when a window clears an older backlog.
+
+    ``prepared`` is ``prepare(data, settings)``, when the caller computes several windows.
     """
+    index = (prepared or prepare(data, settings)).kinds[kind]
+    start = window.start(now)
     first_responses: list[Sample] = []
-    to_merge: list[Sample] = []
-    to_close: list[Sample] = []
-    unanswered = opened = closed = merged = 0
-    for item in data.items:
-        if item.kind is not kind or settings.is_bot(item.author):
-            continue
-        start, answer = response(item, now, settings)
-        if window.contains(item.created_at, now):
-            opened += 1
-        if window.contains(start, now):
-            if answer is None:
-                unanswered += 1
-            else:
-                first_responses.append(answer)
-        merge_time = merged_at(item)
-        if merge_time is not None and window.contains(merge_time, now):
-            merged += 1
-            sample = _duration(start or item.created_at, merge_time, item)
-            if sample is not None:
-                to_merge.append(sample)
-        close_time = closed_unmerged_at(item)
-        if close_time is not None and window.contains(close_time, now):
-            closed += 1
-            sample = _duration(start, close_time, item)
-            if sample is not None:
-                to_close.append(sample)
+    unanswered = 0
+    for facts in index.by_clock_start.between(start, now):
+        answer = facts.response
+        if answer is None or answer.at >= now:
+            unanswered += 1
+        else:
+            first_responses.append(answer)
+    merged_items = index.by_merge.between(start, now)
+    closed_items = index.by_close.between(start, now)
+    opened, merged, closed = (
+        index.by_opening.count(start, now),
+        len(merged_items),
+        len(closed_items),
+    )
     return Responsiveness(
         first_response=_ordered(first_responses),
         unanswered=unanswered,
-        time_to_merge=_ordered(to_merge),
-        time_to_close=_ordered(to_close),
+        time_to_merge=_ordered([f.merge for f in merged_items if f.merge is not None]),
+        time_to_close=_ordered([f.close for f in closed_items if f.close is not None]),
         opened=opened,
         closed=closed,
         merged=merged,
@@ -125,7 +111,12 @@ def responsiveness(
 
 
 def waiting(
-    data: RepositoryData, kind: ItemKind, now: datetime, settings: HealthSettings
+    data: RepositoryData,
+    kind: ItemKind,
+    now: datetime,
+    settings: HealthSettings,
+    *,
+    prepared: PreparedRepository | None = None,
 ) -> Waiting:
     """Open items whose clock runs and that nobody has answered yet, however old.
 
@@ -136,15 +127,17 @@ def waiting(
     """
     ages: list[tuple[float, Item]] = []
     drafts = bot_authored = 0
-    for item in data.items:
-        if item.kind is not kind or item.state is not ItemState.OPEN or item.created_at >= now:
+    for facts in (prepared or prepare(data, settings)).kinds[kind].open:
+        item = facts.item
+        if item.created_at >= now:
             continue
-        start, answer = response(item, now, settings)
-        if settings.is_bot(item.author):
-            bot_authored += answer is None
+        start = facts.clock_start
+        answered = facts.response is not None and facts.response.at < now
+        if facts.bot_authored:
+            bot_authored += not answered
         elif start is None:
             drafts += 1
-        elif answer is None and start < now:
+        elif not answered and start < now:
             ages.append(((now - start).total_seconds(), item))
     over = {name: sum(age > threshold for age, _ in ages) for name, threshold in WAITING_THRESHOLDS}
     if not ages:

@@ -11,22 +11,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from healthexporter.health.responsiveness import closed_unmerged_at, merged_at
+from healthexporter.health.prepared import PreparedRepository, item_times
 from healthexporter.health.snapshot import RepositoryData, Velocity, Window
 from healthexporter.model import ItemKind
 
 
-def velocity(data: RepositoryData, window: Window, now: datetime) -> Velocity:
+def velocity(
+    data: RepositoryData,
+    window: Window,
+    now: datetime,
+    *,
+    prepared: PreparedRepository | None = None,
+) -> Velocity:
     """Items opened, merged and closed without a merge in ``[now - duration, now)``, and
     default-branch commits by committed time (when the commit landed, not when it was
-    written: a rebased or cherry-picked commit moves the branch when it is committed)."""
-    pulls = [item for item in data.items if item.kind is ItemKind.PULL_REQUEST]
-    issues = [item for item in data.items if item.kind is ItemKind.ISSUE]
+    written: a rebased or cherry-picked commit moves the branch when it is committed).
+
+    ``prepared`` is ``prepare(data, settings)``, when the caller computes several windows.
+    """
+    times = prepared.times if prepared is not None else item_times(data)
+    start = window.start(now)
+    pull, issue = ItemKind.PULL_REQUEST, ItemKind.ISSUE
     return Velocity(
-        pull_requests_opened=sum(window.contains(item.created_at, now) for item in pulls),
-        pull_requests_merged=sum(window.contains(merged_at(item), now) for item in pulls),
-        pull_requests_closed=sum(window.contains(closed_unmerged_at(item), now) for item in pulls),
-        issues_opened=sum(window.contains(item.created_at, now) for item in issues),
-        issues_closed=sum(window.contains(closed_unmerged_at(item), now) for item in issues),
-        commits=len({c.oid for c in data.commits if window.contains(c.committed_at, now)}),
+        pull_requests_opened=times.opened[pull].count(start, now),
+        pull_requests_merged=times.merged[pull].count(start, now),
+        pull_requests_closed=times.closed[pull].count(start, now),
+        issues_opened=times.opened[issue].count(start, now),
+        issues_closed=times.closed[issue].count(start, now),
+        commits=len(set(times.commits.between(start, now))),
     )
