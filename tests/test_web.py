@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -516,3 +517,152 @@ def test_listen_addresses(address: str, parsed: tuple[str, int]) -> None:
 def test_bad_listen_addresses(address: str) -> None:
     with pytest.raises(ValueError, match="bad listen address"):
         parse_listen_address(address)
+
+
+# --- HTTP/1.1 on one connection -------------------------------------------------------------
+def read_response(
+    sock: socket.socket, buffered: bytes = b"", *, head_only: bool = False
+) -> tuple[bytes, bytes, bytes]:
+    """(head, body, what follows) of one response, reading its body by Content-Length (none
+    for the answer to a HEAD request)."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection mid-response"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    if head_only:
+        return head, b"", rest
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection mid-body"
+        rest += chunk
+    return head, rest[:length], rest[length:]
+
+
+def test_keep_alive_serves_pipelined_requests_with_exact_lengths(
+    server: WebServer, state: State
+) -> None:
+    state.rendered = RENDERED
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+            b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        head, body, rest = read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" not in head
+        assert gzip.decompress(body) == RENDERED.text
+        head, _, rest = read_response(sock, rest, head_only=True)  # a length, no body
+        assert f"Content-Length: {len(RENDERED.text)}".encode() in head
+        head, body, rest = read_response(sock, rest)
+        assert (head.split(b"\r\n")[0], body, rest) == (b"HTTP/1.1 200 OK", b"Healthy\n", b"")
+        sock.sendall(b"GET /-/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head, body, rest = read_response(sock)
+        assert b"Connection: close" in head and body == b"Ready\n"
+        assert rest + sock.recv(1) == b""  # closed as asked
+
+
+def test_http_1_0_closes_unless_asked_to_keep_alive(server: WebServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /-/healthy HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        head, _, _ = read_response(sock)
+        assert b"Connection: close" not in head
+        sock.sendall(b"GET /-/healthy HTTP/1.0\r\n\r\n")
+        head, body, rest = read_response(sock)
+        assert b"Connection: close" in head and body == b"Healthy\n"
+        assert rest + sock.recv(1) == b""
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        (b"TRACE / HTTP/1.1", b"501"),
+        (b"GET / HTTP/2.0", b"505"),
+        (b"GET / SPDY/3", b"400"),
+        (b"GET /", b"400"),
+    ],
+)
+def test_bad_request_lines(server: WebServer, request_line: bytes, status: bytes) -> None:
+    raw = raw_request(server.port, request_line + b"\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 " + status)
+
+
+def test_every_interface_means_ipv4_and_ipv6(state: State) -> None:
+    web = WebServer(
+        ":0", exposition=lambda: None, status=lambda: state.landing, ready=lambda: False
+    ).start()
+    try:
+        assert web.url.startswith("http://localhost:")
+        hosts = ["127.0.0.1", "::1"] if socket.has_dualstack_ipv6() else ["127.0.0.1"]
+        for host in hosts:
+            with socket.create_connection((host, web.port), timeout=10) as sock:
+                sock.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_response(sock)[1] == b"Healthy\n"
+    finally:
+        web.stop()
+
+
+def test_stop_closes_open_connections(state: State) -> None:
+    web = serve(state)
+    idle = socket.create_connection(("127.0.0.1", web.port), timeout=10)
+    try:
+        idle.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        read_response(idle)
+        started = time.monotonic()
+        web.stop()
+        assert time.monotonic() - started < 5  # not the 10-second read timeout
+        assert idle.recv(1) == b""
+        with pytest.raises(RuntimeError, match="not started"):
+            _ = web.port
+    finally:
+        idle.close()
+
+
+# --- slow work stays off the event loop -----------------------------------------------------
+def test_a_bcrypt_check_does_not_hold_up_other_scrapes(state: State) -> None:
+    """A password not in the cache costs a full bcrypt check; meanwhile a scraper whose
+    credentials are cached is answered."""
+    slow_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=12)).decode()
+    config = parse_web_config({"basic_auth_users": {"prometheus": slow_hash}}, base_dir=Path())
+    state.rendered = RENDERED
+    with serve(state, config) as web, httpx.Client(base_url=web.url, timeout=30) as http:
+        assert http.get("/-/healthy", auth=("prometheus", PASSWORD)).status_code == 200
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            miss = pool.submit(http.get, "/-/healthy", auth=("prometheus", "new guess"))
+            time.sleep(0.05)  # the miss's bcrypt is running
+            cached = http.get("/metrics", auth=("prometheus", PASSWORD))
+            assert cached.status_code == 200
+            assert not miss.done()
+            assert miss.result().status_code == 401
+
+
+def test_a_slow_landing_page_does_not_hold_up_scrapes(state: State) -> None:
+    release = threading.Event()
+
+    def slow_status() -> LandingStatus:
+        release.wait(10)  # as a status() that waits for the store
+        return state.landing
+
+    state.rendered = RENDERED
+    web = WebServer(
+        "127.0.0.1:0",
+        exposition=lambda: state.rendered,
+        status=slow_status,
+        ready=lambda: True,
+    ).start()
+    try:
+        with httpx.Client(base_url=web.url, timeout=30) as http, ThreadPoolExecutor(1) as pool:
+            landing = pool.submit(http.get, "/")
+            assert http.get("/metrics").status_code == 200
+            assert not landing.done()
+            release.set()
+            assert landing.result().status_code == 200
+    finally:
+        release.set()
+        web.stop()
