@@ -20,9 +20,12 @@ Everything is counted only up to ``now``: contributions at or after ``now`` do n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import itertools
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from healthexporter.health.snapshot import (
     CONTRIBUTION_KINDS,
@@ -35,10 +38,12 @@ from healthexporter.model import ActivityKind, Actor, ActorKind, ItemKind
 
 __all__ = [
     "Contribution",
+    "ContributionIndex",
     "RawContribution",
     "contributions",
     "contributors",
     "contributors_from",
+    "contributors_in",
     "raw_contributions",
 ]
 
@@ -129,11 +134,61 @@ def contributors(
     return contributors_from(raw_contributions(datas, settings.is_bot), window, now, settings)
 
 
+@dataclass(frozen=True, slots=True)
+class ContributionIndex:
+    """Contributions before ``now`` sorted by time, and what each person did before ``now``:
+    built once, it lets each window read only its own contributions (and those of the episodic
+    lookback) instead of all of them."""
+
+    now: datetime
+    times: tuple[datetime, ...]
+    contributions: tuple[RawContribution, ...]
+    totals: Mapping[str, int]  # contributions before ``now``
+    first: Mapping[str, datetime]  # each person's first contribution
+
+    @classmethod
+    def of(cls, extracted: Iterable[RawContribution], now: datetime) -> ContributionIndex:
+        ordered = [raw for raw in extracted if raw[2] < now]
+        ordered.sort(key=itemgetter(2))  # C-level key: a large repository has millions
+        totals: dict[str, int] = {}
+        first: dict[str, datetime] = {}
+        for who, _kind, at, _repository in ordered:
+            if who in totals:
+                totals[who] += 1
+            else:
+                totals[who] = 1
+                first[who] = at  # sorted: the first seen is the earliest
+        return cls(now, tuple(map(itemgetter(2), ordered)), tuple(ordered), totals, first)
+
+    @classmethod
+    def combine(cls, indexes: Sequence[ContributionIndex]) -> ContributionIndex:
+        """The contributions of several indexes as of the same ``now`` (a project's
+        repositories); people are the same across them."""
+        if len(indexes) == 1:
+            return indexes[0]
+        now = indexes[0].now
+        assert all(index.now == now for index in indexes)
+        # sorted runs: the sort merges them
+        return cls.of(itertools.chain.from_iterable(i.contributions for i in indexes), now)
+
+    def between(self, start: datetime, end: datetime) -> tuple[RawContribution, ...]:
+        """Contributions at ``start <= at < end`` (``end`` at most ``now``)."""
+        low = bisect_left(self.times, start)
+        return self.contributions[low : max(low, bisect_left(self.times, end, low))]
+
+
 def contributors_from(
     extracted: Iterable[RawContribution], window: Window, now: datetime, settings: HealthSettings
 ) -> Contributors:
     """``contributors`` over contributions already extracted, so that a caller computing
-    several windows extracts them once (the extraction is most of the cost).
+    several windows extracts them once (the extraction is most of the cost)."""
+    return contributors_in(ContributionIndex.of(extracted, now), window, settings)
+
+
+def contributors_in(
+    index: ContributionIndex, window: Window, settings: HealthSettings
+) -> Contributors:
+    """``contributors`` over indexed contributions, as of ``index.now``.
 
     - active: at least one contribution in the window;
     - new: active, and no contribution before the window (in these repositories);
@@ -141,27 +196,18 @@ def contributors_from(
       ``episodic_lookback`` before the window start, and at most ``episodic_max_contributions``
       contributions in all up to ``now``. A new person with few contributions is also episodic.
     """
+    now = index.now
     start = window.start(now)
-    lookback_start = start - settings.episodic_lookback
     by_kind: dict[str, set[str]] = {kind: set() for kind in CONTRIBUTION_KINDS}
-    total: dict[str, int] = {}
-    before: set[str] = set()  # anything before the window
-    recently: set[str] = set()  # anything in the lookback before the window
-    for who, kind, at, _repository in extracted:
-        if at >= now:
-            continue
-        total[who] = total.get(who, 0) + 1
-        if at >= start:
-            by_kind[kind].add(who)
-        else:
-            before.add(who)
-            if at >= lookback_start:
-                recently.add(who)
+    for who, kind, _at, _repository in index.between(start, now):
+        by_kind[kind].add(who)
+    # anything in the lookback before the window
+    recently = {raw[0] for raw in index.between(start - settings.episodic_lookback, start)}
     active: set[str] = set().union(*by_kind.values())
-    limit = settings.episodic_max_contributions
+    first, total, limit = index.first, index.totals, settings.episodic_max_contributions
     return Contributors(
         active=len(active),
         active_by_kind={kind: len(people) for kind, people in by_kind.items()},
-        new=len(active - before),
+        new=sum(1 for who in active if first[who] >= start),
         episodic=sum(1 for who in active - recently if total[who] <= limit),
     )

@@ -44,9 +44,7 @@ def inclusivity(
     first_timers = (prepared or prepare(data, settings)).first_timer_pull_requests.between(
         window.start(now), now
     )
-    samples: list[Sample] = [
-        f.response for f in first_timers if f.response is not None and f.response.at < now
-    ]
+    samples: list[Sample] = [s for f in first_timers if (s := f.response(now)) is not None]
     merged = sum(f.merged_at is not None and f.merged_at < now for f in first_timers)
     closed = sum(f.closed_at is not None and f.closed_at < now for f in first_timers)
     return Inclusivity(

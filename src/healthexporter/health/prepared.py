@@ -12,14 +12,15 @@ serves every window.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 from healthexporter.health.first_response import MAINTAINER_ASSOCIATIONS, find_first_response
 from healthexporter.health.snapshot import HealthSettings, RepositoryData, Sample
-from healthexporter.model import Item, ItemKind, ItemState
+from healthexporter.model import Commit, Item, ItemKind, ItemState
 
 __all__ = [
     "FIRST_TIMER_ASSOCIATIONS",
@@ -95,12 +96,12 @@ class Timed(Generic[T]):
     values: tuple[T, ...]
 
     @classmethod
-    def of(cls, dated: Iterable[tuple[datetime | None, T]]) -> Timed[T]:
-        """The values with a time, sorted by it (the ones without never fall in a window)."""
-        pairs = sorted(
-            ((at, value) for at, value in dated if at is not None), key=lambda pair: pair[0]
-        )
-        return cls(tuple(at for at, _ in pairs), tuple(value for _, value in pairs))
+    def of(cls, values: Sequence[T], times: Sequence[datetime | None]) -> Timed[T]:
+        """``values`` sorted by their ``times`` (one each); those without a time never fall in
+        a window and are left out."""
+        dated = [(at, value) for at, value in zip(times, values, strict=True) if at is not None]
+        dated.sort(key=itemgetter(0))  # C-level key: a large repository sorts millions
+        return cls(tuple(map(itemgetter(0), dated)), tuple(map(itemgetter(1), dated)))
 
     def _bounds(self, start: datetime, end: datetime) -> tuple[int, int]:
         low = bisect_left(self.times, start)
@@ -117,50 +118,54 @@ class Timed(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class ItemFacts:
-    """What the maths needs of one item, worked out once. The samples end at the response,
-    merge or close, whenever that was: a window drops those at or after its ``now``."""
+    """What the maths needs of one item, worked out once. Samples are made only for the items
+    a window selects: a large repository has hundreds of thousands of items, a window few."""
 
     item: Item
     bot_authored: bool
     clock_start: datetime | None  # None: a draft never ready for review
-    response: Sample | None  # clock start → first response (None: no response yet)
+    responded_at: datetime | None  # the first response, whenever it was (None: none yet)
     merged_at: datetime | None
-    merge: Sample | None  # clock start (or opening, for a draft) → merge
     closed_at: datetime | None  # closed without a merge
-    close: Sample | None  # clock start → close
 
-    @property
-    def responded_at(self) -> datetime | None:
-        return None if self.response is None else self.response.at
+    def answered_before(self, now: datetime) -> bool:
+        """A response before ``now``: one at or after it has not happened yet."""
+        at = self.responded_at
+        return self.clock_start is not None and at is not None and at < now
+
+    def response(self, now: datetime) -> Sample | None:
+        """Clock start → first response, if that was before ``now``."""
+        start, at = self.clock_start, self.responded_at
+        if start is None or at is None or at >= now:
+            return None
+        return Sample((at - start).total_seconds(), self.item.ref, at)
+
+    def merge(self) -> Sample | None:
+        """Clock start (or opening, for a draft never ready) → merge."""
+        return _duration(self.clock_start or self.item.created_at, self.merged_at, self.item)
+
+    def close(self) -> Sample | None:
+        """Clock start → close without a merge."""
+        return _duration(self.clock_start, self.closed_at, self.item)
 
 
-def _duration(start: datetime | None, end: datetime | None, ref: str) -> Sample | None:
+def _duration(start: datetime | None, end: datetime | None, item: Item) -> Sample | None:
     """From clock start to ``end``; no sample without a clock (a draft closed before it was ever
     ready for review) or when the clock started after ``end`` (such a draft, reopened later)."""
     if start is None or end is None or start > end:
         return None
-    return Sample((end - start).total_seconds(), ref, end)
+    return Sample((end - start).total_seconds(), item.ref, end)
 
 
 def item_facts(item: Item, settings: HealthSettings) -> ItemFacts:
     result = find_first_response(item, settings.policy, settings.is_bot)
-    start = result.clock_start
-    ref = item.ref
-    response = None
-    if start is not None and result.responded_at is not None:
-        seconds = (result.responded_at - start).total_seconds()
-        response = Sample(seconds, ref, result.responded_at)
-    merge_time = merged_at(item)
-    close_time = closed_unmerged_at(item)
     return ItemFacts(
         item=item,
         bot_authored=settings.is_bot(item.author),
-        clock_start=start,
-        response=response,
-        merged_at=merge_time,
-        merge=_duration(start or item.created_at, merge_time, ref),
-        closed_at=close_time,
-        close=_duration(start, close_time, ref),
+        clock_start=result.clock_start,
+        responded_at=result.responded_at,
+        merged_at=merged_at(item),
+        closed_at=closed_unmerged_at(item),
     )
 
 
@@ -168,27 +173,27 @@ def item_facts(item: Item, settings: HealthSettings) -> ItemFacts:
 class ItemTimes:
     """Velocity's indexes: every item, bot-authored ones included, and the commits."""
 
-    opened: Mapping[ItemKind, Timed[None]]
-    merged: Mapping[ItemKind, Timed[None]]
-    closed: Mapping[ItemKind, Timed[None]]  # without a merge
-    commits: Timed[str]  # oids by committed time
+    opened: Mapping[ItemKind, Timed[Item]]
+    merged: Mapping[ItemKind, Timed[Item]]
+    closed: Mapping[ItemKind, Timed[Item]]  # without a merge
+    commits: Timed[Commit]  # by committed time
 
 
 def item_times(data: RepositoryData) -> ItemTimes:
     """Velocity's indexes alone: they need no settings."""
-    kinds = tuple(ItemKind)
-
-    def by(when: Callable[[Item], datetime | None]) -> dict[ItemKind, Timed[None]]:
-        return {
-            kind: Timed.of((when(item), None) for item in data.items if item.kind is kind)
-            for kind in kinds
-        }
-
+    by_kind = {kind: [item for item in data.items if item.kind is kind] for kind in ItemKind}
     return ItemTimes(
-        opened=by(lambda item: item.created_at),
-        merged=by(merged_at),
-        closed=by(closed_unmerged_at),
-        commits=Timed.of((commit.committed_at, commit.oid) for commit in data.commits),
+        opened={
+            kind: Timed.of(items, [i.created_at for i in items]) for kind, items in by_kind.items()
+        },
+        merged={
+            kind: Timed.of(items, [merged_at(i) for i in items]) for kind, items in by_kind.items()
+        },
+        closed={
+            kind: Timed.of(its, [closed_unmerged_at(i) for i in its])
+            for kind, its in by_kind.items()
+        },
+        commits=Timed.of(data.commits, [commit.committed_at for commit in data.commits]),
     )
 
 
@@ -217,10 +222,10 @@ class PreparedRepository:
 def _kind_index(facts: list[ItemFacts]) -> KindIndex:
     human = [f for f in facts if not f.bot_authored]
     return KindIndex(
-        by_opening=Timed.of((f.item.created_at, f) for f in human),
-        by_clock_start=Timed.of((f.clock_start, f) for f in human),
-        by_merge=Timed.of((f.merged_at, f) for f in human),
-        by_close=Timed.of((f.closed_at, f) for f in human),
+        by_opening=Timed.of(human, [f.item.created_at for f in human]),
+        by_clock_start=Timed.of(human, [f.clock_start for f in human]),
+        by_merge=Timed.of(human, [f.merged_at for f in human]),
+        by_close=Timed.of(human, [f.closed_at for f in human]),
         open=tuple(f for f in facts if f.item.state is ItemState.OPEN),
     )
 
@@ -229,15 +234,15 @@ def prepare(data: RepositoryData, settings: HealthSettings) -> PreparedRepositor
     """Each item's facts, once, and the indexes every window selects from."""
     facts = [item_facts(item, settings) for item in data.items]
     earliest = earliest_contributions(data)
-    first_timers = (
+    first_timers = [
         f
         for f in facts
         if f.item.kind is ItemKind.PULL_REQUEST
         and not f.bot_authored
         and is_first_timer(f.item, earliest)
-    )
+    ]
     return PreparedRepository(
         kinds={kind: _kind_index([f for f in facts if f.item.kind is kind]) for kind in ItemKind},
-        first_timer_pull_requests=Timed.of((f.item.created_at, f) for f in first_timers),
+        first_timer_pull_requests=Timed.of(first_timers, [f.item.created_at for f in first_timers]),
         times=item_times(data),
     )

@@ -85,8 +85,8 @@ def responsiveness(
     first_responses: list[Sample] = []
     unanswered = 0
     for facts in index.by_clock_start.between(start, now):
-        answer = facts.response
-        if answer is None or answer.at >= now:
+        answer = facts.response(now)
+        if answer is None:
             unanswered += 1
         else:
             first_responses.append(answer)
@@ -100,8 +100,8 @@ def responsiveness(
     return Responsiveness(
         first_response=_ordered(first_responses),
         unanswered=unanswered,
-        time_to_merge=_ordered([f.merge for f in merged_items if f.merge is not None]),
-        time_to_close=_ordered([f.close for f in closed_items if f.close is not None]),
+        time_to_merge=_ordered([s for f in merged_items if (s := f.merge()) is not None]),
+        time_to_close=_ordered([s for f in closed_items if (s := f.close()) is not None]),
         opened=opened,
         closed=closed,
         merged=merged,
@@ -132,7 +132,7 @@ def waiting(
         if item.created_at >= now:
             continue
         start = facts.clock_start
-        answered = facts.response is not None and facts.response.at < now
+        answered = facts.answered_before(now)
         if facts.bot_authored:
             bot_authored += not answered
         elif start is None:

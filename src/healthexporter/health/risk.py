@@ -15,10 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from healthexporter.health.contributors import RawContribution, raw_contributions
+from healthexporter.health.contributors import (
+    ContributionIndex,
+    RawContribution,
+    raw_contributions,
+)
 from healthexporter.health.snapshot import HealthSettings, RepositoryData, Risk, Window
 
-__all__ = ["absence_factor", "risk", "risk_from"]
+__all__ = ["absence_factor", "risk", "risk_from", "risk_in"]
 
 _EMAIL = "email:"
 
@@ -50,28 +54,30 @@ def risk(
 def risk_from(
     extracted: Iterable[RawContribution], window: Window, now: datetime, settings: HealthSettings
 ) -> Risk:
-    """``risk`` over contributions already extracted (``contributors.raw_contributions``).
+    """``risk`` over contributions already extracted (``contributors.raw_contributions``)."""
+    return risk_in(ContributionIndex.of(extracted, now), window, settings)
+
+
+def risk_in(index: ContributionIndex, window: Window, settings: HealthSettings) -> Risk:
+    """``risk`` over indexed contributions, as of ``index.now``.
 
     The organization is ``settings.affiliation(person, at)`` at each contribution's time, so a
     person who changed employer counts for both. A commit identity (``email:…``, not linked to
     an account) has no known organization.
     """
-    start = window.start(now)
     affiliation = settings.affiliation
     by_person: dict[str, int] = {}
     by_organization: dict[str, int] = {}
     unaffiliated = 0
-    contributions = 0
-    for who, _kind, at, _repository in extracted:
-        if not start <= at < now:
-            continue
-        contributions += 1
+    in_window = index.between(window.start(index.now), index.now)
+    for who, _kind, at, _repository in in_window:
         by_person[who] = by_person.get(who, 0) + 1
         organization = None if who.startswith(_EMAIL) else affiliation(who, at)
         if organization is None:
             unaffiliated += 1
         else:
             by_organization[organization] = by_organization.get(organization, 0) + 1
+    contributions = len(in_window)
     return Risk(
         contributions=contributions,
         bus_factor=absence_factor(by_person.values()),

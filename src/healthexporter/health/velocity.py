@@ -38,5 +38,5 @@ def velocity(
         pull_requests_closed=times.closed[pull].count(start, now),
         issues_opened=times.opened[issue].count(start, now),
         issues_closed=times.closed[issue].count(start, now),
-        commits=len(set(times.commits.between(start, now))),
+        commits=len({commit.oid for commit in times.commits.between(start, now)}),
     )
