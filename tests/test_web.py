@@ -8,6 +8,7 @@ import base64
 import gzip
 import hashlib
 import ipaddress
+import logging
 import socket
 import ssl
 import threading
@@ -608,7 +609,8 @@ def test_every_interface_means_ipv4_and_ipv6(state: State) -> None:
         web.stop()
 
 
-def test_stop_closes_open_connections(state: State) -> None:
+def test_stop_closes_open_connections(state: State, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="asyncio")
     web = serve(state)
     idle = socket.create_connection(("127.0.0.1", web.port), timeout=10)
     try:
@@ -620,8 +622,18 @@ def test_stop_closes_open_connections(state: State) -> None:
         assert idle.recv(1) == b""
         with pytest.raises(RuntimeError, match="not started"):
             _ = web.port
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     finally:
         idle.close()
+
+
+def test_a_new_rendering_is_served_at_once(client: httpx.Client, state: State) -> None:
+    accept = {"Accept": "application/openmetrics-text", "Accept-Encoding": "gzip"}
+    state.rendered = RENDERED
+    assert client.get("/metrics", headers=accept).content == RENDERED.openmetrics
+    state.rendered = newer = render(exporter_families(status()))
+    assert newer.openmetrics != RENDERED.openmetrics
+    assert client.get("/metrics", headers=accept).content == newer.openmetrics
 
 
 # --- slow work stays off the event loop -----------------------------------------------------

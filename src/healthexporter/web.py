@@ -219,6 +219,8 @@ class _RequestError(Exception):
 _REFUSED_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH", "OPTIONS"})  # 405 or 404
 _UNAUTHORIZED = (("WWW-Authenticate", 'Basic realm="healthexporter", charset="UTF-8"'),)
 _VARY = (("Vary", "Accept, Accept-Encoding"),)
+_NEGOTIATED = 64  # distinct (Accept, Accept-Encoding) pairs remembered
+_JOIN_BELOW = 1 << 20  # bodies up to 1 MiB are copied behind the headers: one write
 
 
 async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
@@ -275,6 +277,9 @@ class _Service:
         self.app = app
         self.executor = executor
         self.connections: set[asyncio.Task[None]] = set()
+        # /metrics answers of the latest rendering, by (Accept, Accept-Encoding)
+        self._answers_for: RenderedExposition | None = None
+        self._answers: dict[tuple[str | None, str | None], _Response] = {}
         self._configured_headers = "".join(
             f"{name}: {value}\r\n" for name, value in app.web_config.headers.items()
         )
@@ -317,6 +322,10 @@ class _Service:
         except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
             log.debug("connection from %s: %r", peer, exc)
             writer.transport.abort()
+        except asyncio.CancelledError:
+            # stop(): the task ends normally, since Python 3.11's streams log a cancelled
+            # connection task as an "Exception in callback".
+            writer.transport.abort()
         finally:
             self.connections.discard(task)
             await _close(writer, timeout)
@@ -336,8 +345,13 @@ class _Service:
         if close:
             lines.append("Connection: close\r\n")
         lines.append("\r\n")
-        writer.write("".join(lines).encode("latin-1"))
-        if not head:
+        header = "".join(lines).encode("latin-1")
+        if head:
+            writer.write(header)
+        elif len(response.body) <= _JOIN_BELOW:
+            writer.write(header + response.body)  # one send, one segment to start with
+        else:
+            writer.write(header)
             writer.write(response.body)
 
     async def _respond(self, request: _Request) -> _Response:
@@ -385,14 +399,19 @@ class _Service:
                 b"No metrics yet: the first computation has not finished.\n",
                 headers=(("Retry-After", "10"),),
             )
-        body, content_type, encoding = rendered.choose(
-            request.headers.get("accept"), request.headers.get("accept-encoding")
-        )
-        if encoding is None:
-            return _Response(HTTPStatus.OK, body, content_type, _VARY)
-        return _Response(
-            HTTPStatus.OK, body, content_type, (*_VARY, ("Content-Encoding", encoding))
-        )
+        if rendered is not self._answers_for:  # a new rendering: new bytes
+            self._answers_for, self._answers = rendered, {}
+        key = (request.headers.get("accept"), request.headers.get("accept-encoding"))
+        response = self._answers.get(key)
+        if response is None:
+            # Scrapers send the same two headers every time: negotiate once for each pair.
+            body, content_type, encoding = rendered.choose(*key)
+            headers = _VARY if encoding is None else (*_VARY, ("Content-Encoding", encoding))
+            response = _Response(HTTPStatus.OK, body, content_type, headers)
+            if len(self._answers) >= _NEGOTIATED:
+                self._answers.clear()
+            self._answers[key] = response
+        return response
 
     def _landing_page(self) -> bytes:
         return landing_page(self.app.status())
