@@ -678,3 +678,28 @@ def test_a_slow_landing_page_does_not_hold_up_scrapes(state: State) -> None:
     finally:
         release.set()
         web.stop()
+
+
+def test_stop_does_not_wait_for_a_stuck_landing_page(state: State) -> None:
+    release = threading.Event()
+    called = threading.Event()
+
+    def stuck_status() -> LandingStatus:
+        called.set()
+        release.wait(10)
+        return state.landing
+
+    web = WebServer(
+        "127.0.0.1:0", exposition=lambda: None, status=stuck_status, ready=lambda: False
+    ).start()
+    try:
+        with socket.create_connection(("127.0.0.1", web.port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert called.wait(5)
+            started = time.monotonic()
+            web.stop()
+            assert time.monotonic() - started < 5
+            assert sock.recv(1) == b""  # hung up without an answer
+    finally:
+        release.set()
+        web.stop()

@@ -288,14 +288,14 @@ class _Service:
         task = asyncio.current_task()
         assert task is not None
         self.connections.add(task)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            # Headers and body are two writes: with Nagle's algorithm the body would wait for
-            # the scraper's delayed ACK on a kept-alive connection (~40 ms a scrape).
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = writer.get_extra_info("peername")
         timeout = self.app.timeout
         try:
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                # A large body is a second write: with Nagle's algorithm it would wait for the
+                # scraper's delayed ACK on a kept-alive connection (~40 ms a scrape).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             while True:
                 try:
                     async with asyncio.timeout(timeout):
@@ -505,16 +505,18 @@ class WebServer:
 
     async def _serve(self, listener: socket.socket, started: Future[asyncio.Event]) -> None:
         timeout = self._app.timeout
-        with ThreadPoolExecutor(4, thread_name_prefix="healthexporter-web-worker") as executor:
-            service = _Service(self._app, executor)
+        tls = self._app.web_config.tls is not None
+        executor = ThreadPoolExecutor(4, thread_name_prefix="healthexporter-web-worker")
+        service = _Service(self._app, executor)
+        try:
             try:
                 server = await asyncio.start_server(
                     service.connection,
                     sock=listener,
                     limit=_MAX_LINE - 1,
                     ssl=self._app.web_config.ssl_context(),
-                    ssl_handshake_timeout=timeout if self._app.web_config.tls else None,
-                    ssl_shutdown_timeout=timeout if self._app.web_config.tls else None,
+                    ssl_handshake_timeout=timeout if tls else None,
+                    ssl_shutdown_timeout=timeout if tls else None,
                 )
             except BaseException as exc:
                 started.set_exception(exc)
@@ -527,6 +529,8 @@ class WebServer:
                 task.cancel()
             await asyncio.gather(*service.connections, return_exceptions=True)
             await server.wait_closed()
+        finally:
+            # not waiting: a landing page stuck in the store must not hold up stop()
             executor.shutdown(wait=False, cancel_futures=True)
 
     def stop(self) -> None:
