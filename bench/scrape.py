@@ -9,7 +9,7 @@ as many repository names (``bench-org-0001/repo-0001``, …) as it takes to reac
 objects, each in its own process:
 
 - **healthexporter**: ``render(families)`` once, served by ``web.WebServer`` (stdlib
-  ``ThreadingHTTPServer``, HTTP/1.1 keep-alive) choosing among the cached byte strings;
+  one asyncio event loop, HTTP/1.1 keep-alive) choosing among the cached byte strings;
 - **client_python**: the standard way to export custom families with prometheus-client, a
   ``CollectorRegistry`` with a collector yielding the families and ``start_http_server`` (its
   WSGI server), which encodes the registry and gzips the output on every request.
