@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,21 @@ def write_serve_config(
         encoding="utf-8",
     )
     return path
+
+
+def run_serve(config: Path, port: int) -> tuple[threading.Thread, threading.Event]:
+    """``serve`` in a thread on 127.0.0.1:port; set the event and join the thread to stop it."""
+    from healthexporter.config import load_config
+    from healthexporter.serve import serve
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=serve,
+        args=(load_config(config),),
+        kwargs={"listen_address": f"127.0.0.1:{port}", "stop": stop},
+    )
+    thread.start()
+    return thread, stop
 
 
 @dataclass

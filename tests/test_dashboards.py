@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,11 +29,9 @@ import httpx
 import pytest
 import yaml
 
-from healthexporter.config import load_config
-from healthexporter.serve import serve
 from healthexporter.simulator.generate import generate
 
-from .conftest import free_port, simulator, write_serve_config
+from .conftest import free_port, run_serve, simulator, write_serve_config
 from .prometheus import Prometheus, run_prometheus, wait_until
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
@@ -142,13 +139,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         env.setenv(TOKEN_ENV, "dashboards-token")
         config = write_config(directory, github.url)
         port = free_port()
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=serve,
-            args=(load_config(config),),
-            kwargs={"listen_address": f"127.0.0.1:{port}", "stop": stop},
-        )
-        thread.start()
+        thread, stop = run_serve(config, port)
         try:
             wait_until(lambda: synced(f"http://127.0.0.1:{port}"), 30, "the first syncs")
             with run_prometheus(

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,12 +29,10 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from healthexporter.cli import main
-from healthexporter.config import load_config
-from healthexporter.serve import serve
 from healthexporter.simulator.dataset import Dataset
 from healthexporter.simulator.generate import generate
 
-from .conftest import free_port, simulator, write_serve_config
+from .conftest import free_port, run_serve, simulator, write_serve_config
 from .prometheus import Prometheus, promtool_check_metrics, run_prometheus, wait_until
 
 pytestmark = pytest.mark.slow
@@ -138,13 +135,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         config = write_config(directory, github.url)
         port = free_port()
         exporter_url = f"http://127.0.0.1:{port}"
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=serve,
-            args=(load_config(config),),
-            kwargs={"listen_address": f"127.0.0.1:{port}", "stop": stop},
-        )
-        thread.start()
+        thread, stop = run_serve(config, port)
         try:
             wait_until(
                 lambda: synced(exporter_url) or not thread.is_alive(),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from healthexporter.config import load_config
 from healthexporter.serve import serve
 from healthexporter.simulator.generate import generate
 
-from .conftest import free_port, simulator
+from .conftest import free_port, run_serve, simulator
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
@@ -42,17 +41,6 @@ def write_config(directory: Path, url: str, repositories: str = "[acme/widgets]"
 def token(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("HE_SERVE_TOKEN", "serve-token")
     yield
-
-
-def run_serve(config: Path, port: int) -> tuple[threading.Thread, threading.Event]:
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=serve,
-        args=(load_config(config),),
-        kwargs={"listen_address": f"127.0.0.1:{port}", "stop": stop},
-    )
-    thread.start()
-    return thread, stop
 
 
 def wait_for(predicate: object, timeout: float = 30.0) -> None:
