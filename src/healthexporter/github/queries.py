@@ -202,8 +202,9 @@ query Commits($owner: String!, $name: String!, $first: Int!, $after: String,
 def users_query(count: int) -> str:
     """Profiles of up to 100 logins in one request through aliases (no connection: 1 point).
 
-    Variables are ``$l0 … $l{count-1}``; ``repositoryOwner`` answers for users, bots and
-    organizations alike, so a login that turned into an organization does not fail the batch.
+    Variables are ``$l0 … $l{count-1}``; ``repositoryOwner`` answers for users and
+    organizations alike, so a login that turned into an organization does not fail the batch
+    (bots are no ``RepositoryOwner``: they answer null, and the sync only asks for users).
     """
     if not 1 <= count <= 100:
         raise ValueError("users_query takes 1 to 100 logins")
