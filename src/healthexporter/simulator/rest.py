@@ -1,7 +1,9 @@
 """The REST endpoints the exporter uses, answering from the dataset in GitHub's JSON shapes.
 
 Shapes follow GitHub's OpenAPI description (``repos/get``, ``issues/list-for-repo``,
-``repos/list-releases``, ``repos/list-tags``, ``repos/list-for-org``, ``rate-limit/get``): every
+``repos/list-releases``, ``repos/list-tags``, ``repos/list-for-org``, ``rate-limit/get``, and for
+the per-item pattern of clients such as github/issue-metrics ``search/issues-and-pull-requests``,
+``issues/list-comments``, ``issues/list-events``, ``pulls/get``, ``pulls/list-reviews``): every
 key the schema marks required is present, texts are empty and counts that the dataset does not
 hold are 0. Behaviour follows GitHub's docs where the exporter depends on it:
 
@@ -40,6 +42,7 @@ from healthexporter.simulator.dataset import (
     SimRelease,
     SimRepository,
     SimTag,
+    SimTimelineEntry,
     format_time,
     node_id,
     parse_time,
@@ -109,6 +112,11 @@ ROUTES = (
     _route("GET", "/repos/{owner}/{repo}/issues"),
     _route("GET", "/repos/{owner}/{repo}/releases"),
     _route("GET", "/repos/{owner}/{repo}/tags"),
+    _route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    _route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/events"),
+    _route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    _route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
+    _route("GET", "/search/issues"),
     _route("GET", "/repositories/{repository_id}"),
     _route("GET", "/repositories/{repository_id}/issues"),
     _route("GET", "/repositories/{repository_id}/releases"),
@@ -156,6 +164,8 @@ class RestApi:
             parts = route.template.split("/")
             if parts[1] == "orgs":
                 return self._org_repos(params["org"], request)
+            if parts[1] == "search":
+                return self._search_issues(request)
             repo, redirect = self._resolve(params, request)
             if redirect is not None:
                 return redirect
@@ -171,6 +181,8 @@ class RestApi:
                 )
             if parts[-1] == "issues":
                 return self._issues(repo, request)
+            if "issue_number" in params or "pull_number" in params:
+                return self._item_route(repo, parts, params, request)
             if parts[-1] == "releases":
                 releases = sorted(repo.releases, key=lambda r: r.created_at, reverse=True)
                 return paginate(
@@ -244,6 +256,96 @@ class RestApi:
             self._lists.move_to_end(key)
         return paginate(items, request, lambda i: issue_json(repo, i, self.dataset, request))
 
+    def _item_route(
+        self,
+        repo: SimRepository,
+        parts: list[str],
+        params: dict[str, str],
+        request: RestRequest,
+    ) -> RestResponse:
+        """One issue's or pull request's comments or events, a pull request, its reviews. As on
+        GitHub, ``/issues/{n}/…`` answers for pull requests too, ``/pulls/{n}`` only for them."""
+        number = params.get("issue_number") or params.get("pull_number") or ""
+        item = repo.item(int(number)) if number.isdigit() else None
+        if item is None or (parts[4] == "pulls" and item.kind != "pull_request"):
+            return not_found()
+        if parts[-1] == "comments":
+            comments = [e for e in item.timeline if e.type == "IssueComment"]
+            comments.sort(key=lambda e: (e.created_at, e.id))
+            return paginate(
+                comments, request, lambda e: comment_json(repo, item, e, self.dataset, request)
+            )
+        if parts[-1] == "events":
+            events = [e for e in item.timeline if e.type in ISSUE_EVENTS]
+            events.sort(key=lambda e: (e.created_at, e.id))
+            return paginate(
+                events, request, lambda e: issue_event_json(repo, e, self.dataset, request)
+            )
+        if parts[-1] == "reviews":
+            # pending reviews are visible to their author only
+            reviews = [
+                e
+                for e in item.timeline
+                if e.type == "PullRequestReview" and e.review_state not in (None, "PENDING")
+            ]
+            reviews.sort(key=lambda e: (e.submitted_at or e.created_at, e.id))
+            return paginate(
+                reviews, request, lambda e: review_json(repo, item, e, self.dataset, request)
+            )
+        return RestResponse(
+            200, pull_json(repo, item, self.dataset, request), last_modified=item.updated_at
+        )
+
+    def _search_issues(self, request: RestRequest) -> RestResponse:
+        """``GET /search/issues`` ("Search issues and pull requests"): the qualifiers ``repo:``,
+        ``is:``/``type:`` (pr, issue, open, closed, merged), ``state:``, ``created:`` and
+        ``updated:`` (``A..B``, ``>=A``, ``>A``, ``<=A``, ``<A``, or a date); ``sort`` created,
+        updated or comments (default: created, standing in for best match), ``order`` desc.
+        Like GitHub, only the first 1,000 results can be read: ``total_count`` counts them all,
+        a page beyond answers 422."""
+        query = request.query
+        try:
+            wanted = _search_filter(query.get("q", ""))
+        except ValueError as problem:
+            return error(422, "Validation Failed", errors=[{"message": str(problem)}])
+        sort = query.get("sort", "created")
+        order = query.get("order", "desc")
+        if sort not in ("created", "updated", "comments") or order not in ("asc", "desc"):
+            return error(422, "Validation Failed")
+        found = [
+            (repo, item)
+            for repo in self.dataset.repositories.values()
+            if wanted.repo is None or repo.full_name.lower() == wanted.repo
+            for item in repo.items
+            if wanted.matches(item)
+        ]
+        keys: dict[str, Callable[[tuple[SimRepository, SimItem]], Any]] = {
+            "created": lambda pair: (pair[1].created_at, pair[1].number),
+            "updated": lambda pair: (pair[1].updated_at, pair[1].number),
+            "comments": lambda pair: (_comment_count(pair[1]), pair[1].number),
+        }
+        found.sort(key=keys[sort], reverse=order == "desc")
+        page, per_page = page_window(request)
+        visible = found[:SEARCH_RESULT_CAP]
+        if (page - 1) * per_page >= SEARCH_RESULT_CAP:
+            return error(422, "Only the first 1000 search results are available")
+        listed = paginate(
+            visible,
+            request,
+            lambda pair: {
+                **issue_json(pair[0], pair[1], self.dataset, request),
+                "body": "",
+                "score": 1.0,
+            },
+        )
+        body = {
+            "total_count": len(found),
+            "incomplete_results": False,
+            "search_type": "lexical",
+            "items": listed.body,
+        }
+        return RestResponse(200, body, headers=listed.headers)
+
     def _org_repos(self, org: str, request: RestRequest) -> RestResponse:
         repos = self.dataset.org_repositories(org)
         owner = self.dataset.user(org)
@@ -301,6 +403,99 @@ def _issue_list(
     }
     items.sort(key=keys[sort], reverse=direction == "desc")
     return items
+
+
+SEARCH_RESULT_CAP = 1000
+_SEARCH_TOKEN = re.compile(r'(-?)(\w+):("[^"]*"|\S+)|(\S+)')
+
+
+@dataclass
+class _SearchFilter:
+    repo: str | None = None
+    kind: str | None = None  # pull_request or issue
+    states: tuple[str, ...] = ("OPEN", "CLOSED", "MERGED")
+    created: tuple[datetime | None, bool, datetime | None, bool] = (None, True, None, True)
+    updated: tuple[datetime | None, bool, datetime | None, bool] = (None, True, None, True)
+
+    def matches(self, item: SimItem) -> bool:
+        if self.kind is not None and item.kind != self.kind:
+            return False
+        if item.state not in self.states:
+            return False
+        return _in_range(item.created_at, self.created) and _in_range(item.updated_at, self.updated)
+
+
+def _in_range(
+    moment: datetime, bounds: tuple[datetime | None, bool, datetime | None, bool]
+) -> bool:
+    low, low_inclusive, high, high_inclusive = bounds
+    if low is not None and (moment < low or (moment == low and not low_inclusive)):
+        return False
+    return high is None or moment < high or (moment == high and high_inclusive)
+
+
+def _search_time(text: str, *, end: bool) -> datetime:
+    """A search date or time; a bare date stands for its whole day (its last second when
+    ``end``)."""
+    moment = parse_time(text if "T" in text else text + "T00:00:00Z")
+    if moment is None:
+        raise ValueError(text)
+    if "T" not in text and end:
+        moment = moment.replace(hour=23, minute=59, second=59)
+    return moment
+
+
+def _search_range(text: str) -> tuple[datetime | None, bool, datetime | None, bool]:
+    """``(low, low inclusive, high, high inclusive)`` of ``A..B``, ``>=A``, ``>A``, ``<=A``,
+    ``<A`` or a single date."""
+    if ".." in text:
+        low, high = text.split("..", 1)
+        return (
+            None if low in ("", "*") else _search_time(low, end=False),
+            True,
+            None if high in ("", "*") else _search_time(high, end=True),
+            True,
+        )
+    if text.startswith(">="):
+        return (_search_time(text[2:], end=False), True, None, True)
+    if text.startswith("<="):
+        return (None, True, _search_time(text[2:], end=True), True)
+    if text.startswith(">"):
+        return (_search_time(text[1:], end=True), False, None, True)
+    if text.startswith("<"):
+        return (None, True, _search_time(text[1:], end=False), False)
+    return (_search_time(text, end=False), True, _search_time(text, end=True), True)
+
+
+def _search_filter(q: str) -> _SearchFilter:
+    """The qualifiers of a search ``q`` the simulator understands; others are refused (free
+    text included: the dataset has no titles or bodies to search)."""
+    wanted = _SearchFilter()
+    for match in _SEARCH_TOKEN.finditer(q):
+        negated, name, value, word = match.groups()
+        if word is not None or negated:
+            raise ValueError(f"unsupported search term {match.group(0)!r}")
+        value = value.strip('"').lower()
+        name = name.lower()
+        if name == "repo":
+            wanted.repo = value
+        elif (name in ("is", "type") and value in ("pr", "issue")) or (
+            name == "is" and value == "pull-request"
+        ):
+            wanted.kind = "issue" if value == "issue" else "pull_request"
+        elif name in ("is", "state") and value in ("open", "closed"):
+            wanted.states = ("OPEN",) if value == "open" else ("CLOSED", "MERGED")
+        elif name == "is" and value in ("merged", "unmerged"):
+            wanted.kind = "pull_request"
+            wanted.states = ("MERGED",) if value == "merged" else ("OPEN", "CLOSED")
+        elif name in ("created", "updated"):
+            try:
+                setattr(wanted, name, _search_range(value.upper()))
+            except ValueError:
+                raise ValueError(f"invalid date in {match.group(0)!r}") from None
+        else:
+            raise ValueError(f"unsupported search qualifier {match.group(0)!r}")
+    return wanted
 
 
 def page_window(request: RestRequest) -> tuple[int, int]:
@@ -563,6 +758,170 @@ def issue_json(
             "merged_at": format_time(item.merged_at),
         }
     return body
+
+
+ISSUE_EVENTS = {
+    "ClosedEvent": "closed",
+    "MergedEvent": "merged",
+    "ReopenedEvent": "reopened",
+    "ReadyForReviewEvent": "ready_for_review",
+    "ConvertToDraftEvent": "convert_to_draft",
+}
+
+
+def comment_json(
+    repo: SimRepository,
+    item: SimItem,
+    entry: SimTimelineEntry,
+    dataset: Dataset,
+    request: RestRequest,
+) -> dict[str, Json]:
+    """An entry of ``issues/list-comments``."""
+    api = f"{request.base_url}/repos/{repo.full_name}"
+    html = f"{request.html_url}/{repo.full_name}"
+    comment_id = derived_id(repo.full_name, "comment", entry.id)
+    kind = "pull" if item.kind == "pull_request" else "issues"
+    return {
+        "id": comment_id,
+        "node_id": node_id("IC", repo.full_name, entry.id),
+        "url": f"{api}/issues/comments/{comment_id}",
+        "html_url": f"{html}/{kind}/{item.number}#issuecomment-{comment_id}",
+        "issue_url": f"{api}/issues/{item.number}",
+        "body": "",
+        "user": user_json(entry.actor, dataset, request),
+        "created_at": format_time(entry.created_at),
+        "updated_at": format_time(entry.created_at),
+        "author_association": entry.author_association or "NONE",
+        "performed_via_github_app": None,
+    }
+
+
+def issue_event_json(
+    repo: SimRepository, entry: SimTimelineEntry, dataset: Dataset, request: RestRequest
+) -> dict[str, Json]:
+    """An entry of ``issues/list-events``: closed, merged, reopened, ready_for_review and
+    convert_to_draft, from the item's timeline (commit ids are not in the dataset: null)."""
+    event_id = derived_id(repo.full_name, "event", entry.id)
+    return {
+        "id": event_id,
+        "node_id": node_id("E", repo.full_name, entry.id),
+        "url": f"{request.base_url}/repos/{repo.full_name}/issues/events/{event_id}",
+        "actor": user_json(entry.actor, dataset, request),
+        "event": ISSUE_EVENTS[entry.type],
+        "commit_id": None,
+        "commit_url": None,
+        "created_at": format_time(entry.created_at),
+        "performed_via_github_app": None,
+    }
+
+
+def review_json(
+    repo: SimRepository,
+    item: SimItem,
+    entry: SimTimelineEntry,
+    dataset: Dataset,
+    request: RestRequest,
+) -> dict[str, Json]:
+    """An entry of ``pulls/list-reviews``."""
+    review_id = derived_id(repo.full_name, "review", entry.id)
+    html = f"{request.html_url}/{repo.full_name}/pull/{item.number}#pullrequestreview-{review_id}"
+    pull_url = f"{request.base_url}/repos/{repo.full_name}/pulls/{item.number}"
+    return {
+        "id": review_id,
+        "node_id": node_id("PRR", repo.full_name, entry.id),
+        "user": user_json(entry.actor, dataset, request),
+        "body": "",
+        "state": entry.review_state,
+        "html_url": html,
+        "pull_request_url": pull_url,
+        "_links": {"html": {"href": html}, "pull_request": {"href": pull_url}},
+        "submitted_at": format_time(entry.submitted_at or entry.created_at),
+        "commit_id": None,
+        "author_association": entry.author_association or "NONE",
+    }
+
+
+def pull_json(
+    repo: SimRepository, item: SimItem, dataset: Dataset, request: RestRequest
+) -> dict[str, Json]:
+    """``pulls/get``. Branches, commits and diff sizes are not in the dataset: the head and
+    base are the default branch, counts of them 0."""
+    issue = issue_json(repo, item, dataset, request)
+    api = f"{request.base_url}/repos/{repo.full_name}"
+    pull = issue["pull_request"]
+    url = pull["url"]
+    merged = item.state == "MERGED"
+    ref = {
+        "label": f"{repo.owner}:{repo.default_branch}",
+        "ref": repo.default_branch,
+        "sha": "0" * 40,
+        "user": user_json(repo.owner, dataset, request),
+        "repo": repository_json(repo, dataset, request, full=False),
+    }
+    links = {
+        "self": url,
+        "html": pull["html_url"],
+        "issue": issue["url"],
+        "comments": issue["comments_url"],
+        "review_comments": f"{url}/comments",
+        "review_comment": f"{api}/pulls/comments{{/number}}",
+        "commits": f"{url}/commits",
+        "statuses": f"{api}/statuses/{ref['sha']}",
+    }
+    return {
+        "url": url,
+        "id": item.database_id,
+        "node_id": item.node_id,
+        "html_url": pull["html_url"],
+        "diff_url": pull["diff_url"],
+        "patch_url": pull["patch_url"],
+        "issue_url": issue["url"],
+        "commits_url": links["commits"],
+        "review_comments_url": links["review_comments"],
+        "review_comment_url": links["review_comment"],
+        "comments_url": issue["comments_url"],
+        "statuses_url": links["statuses"],
+        "number": item.number,
+        "state": issue["state"],
+        "locked": False,
+        "title": "",
+        "user": issue["user"],
+        "body": None,
+        "labels": issue["labels"],
+        "milestone": None,
+        "active_lock_reason": None,
+        "created_at": issue["created_at"],
+        "updated_at": issue["updated_at"],
+        "closed_at": issue["closed_at"],
+        "merged_at": pull["merged_at"],
+        "merge_commit_sha": None,
+        "assignee": None,
+        "assignees": [],
+        "requested_reviewers": [],
+        "requested_teams": [],
+        "head": ref,
+        "base": ref,
+        "_links": {name: {"href": href} for name, href in links.items()},
+        "author_association": item.author_association,
+        "auto_merge": None,
+        "draft": item.is_draft,
+        "merged": merged,
+        "mergeable": None,
+        "rebaseable": None,
+        "mergeable_state": "unknown",
+        "merged_by": (
+            user_json(item.merged_by, dataset, request)
+            if merged and item.merged_by is not None
+            else None
+        ),
+        "comments": issue["comments"],
+        "review_comments": 0,
+        "maintainer_can_modify": False,
+        "commits": 0,
+        "additions": 0,
+        "deletions": 0,
+        "changed_files": 0,
+    }
 
 
 def release_json(
