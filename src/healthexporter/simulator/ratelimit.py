@@ -104,7 +104,8 @@ class Buckets:
                 bucket = Bucket(
                     resource,
                     self.limits.get(resource, 5000),
-                    window_seconds=self.window_seconds,
+                    # GitHub's search limit is 30 requests a *minute*; the others are hourly
+                    window_seconds=60.0 if resource == "search" else self.window_seconds,
                     clock=self._clock,
                 )
                 self._buckets[key] = bucket

@@ -373,7 +373,10 @@ class SimulatorServer:
             if denied is not None:
                 self._finish(handler, exchange, denied)
                 return
-            core = self.buckets.get(token, "core")
+            # GitHub charges the search API to its own bucket (30 a minute), everything else
+            # REST to "core"
+            searching = route is not None and route.template.startswith("/search/")
+            core = self.buckets.get(token, "search" if searching else "core")
             if fault is not None and fault.kind == "exhaust":
                 core.drain()
             if route is not None and route.template == "/rate_limit":
