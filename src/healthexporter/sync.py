@@ -41,9 +41,14 @@ from healthexporter.errors import (
     TransientError,
 )
 from healthexporter.github import parse, queries
+from healthexporter.health.first_response import (
+    Responders,
+    ResponsePolicy,
+    clock_start,
+    find_first_response,
+)
 from healthexporter.model import (
     Activity,
-    ActivityKind,
     Actor,
     ActorKind,
     Item,
@@ -55,7 +60,6 @@ from healthexporter.store import CachedResponse, PassKind, Store, Stream, Stream
 
 log = logging.getLogger("healthexporter.sync")
 
-MAINTAINER_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # A page of n items with two nested connections costs round((1 + 2n) / 100) points: 2 for
@@ -463,41 +467,21 @@ class RepositorySync:
 
     # --- first response beyond the first timeline page ----------------------------------------
     def _settled(self, item: Item, activities: Sequence[Activity]) -> bool:
-        """True when the stored timeline already holds every activity that could be the first
-        response under any responder policy: a non-author, non-bot maintainer's comment,
-        submitted review, close or merge after the (last) ready-for-review. Drafts have no clock
-        yet. This is stricter than any single policy, so it never stops paging too early."""
-        if item.is_draft:
+        """True when the fetched timeline already holds the item's first response under every
+        policy a user may configure (health/first_response.py, the definition itself): the
+        maintainers policy (which implies "anyone") and, when maintainers are listed, the list
+        policy. An item without a clock (a draft never ready) has nothing to find yet."""
+        item = replace(item, activities=tuple(sorted(activities, key=lambda a: (a.at, a.id))))
+        if clock_start(item) is None:
             return True
-        start = item.created_at
-        for activity in activities:
-            if activity.kind is ActivityKind.READY_FOR_REVIEW:
-                start = max(start, activity.at)
-        for activity in activities:
-            if activity.at < start or not self._responds(item.author, activity):
-                continue
-            if activity.kind in (ActivityKind.CLOSED, ActivityKind.MERGED):
-                return True
-            if activity.association in MAINTAINER_ASSOCIATIONS:
-                return True
-            if (activity.actor.login or "").lower() in self.settings.maintainers:
-                return True
-        return False
 
-    def _responds(self, author: Actor, activity: Activity) -> bool:
-        if activity.kind not in (
-            ActivityKind.COMMENT,
-            ActivityKind.REVIEW,
-            ActivityKind.CLOSED,
-            ActivityKind.MERGED,
-        ):
-            return False
-        if activity.kind is ActivityKind.REVIEW and activity.review_state == "PENDING":
-            return False
-        actor = activity.actor
-        if actor.login is None or self.bots.is_bot(actor.login, actor.kind):
-            return False
-        return author.login is None or actor.login.lower() != author.login.lower()
+        def is_bot(actor: Actor) -> bool:
+            return self.bots.is_bot(actor.login, actor.kind)
+
+        policies = [ResponsePolicy(responders=Responders.MAINTAINERS)]
+        if self.settings.maintainers:
+            policies.append(ResponsePolicy(Responders.LIST, self.settings.maintainers))
+        return all(find_first_response(item, p, is_bot).responded_at for p in policies)
 
     def _complete(self, item: Item, *, restart: bool = False) -> Item:
         """Page through this item's timeline until its first response is settled or the
