@@ -10,6 +10,8 @@ import pytest
 
 from healthexporter.sharding import Shard, jump_hash, ordinal_from_hostname, resolve_shard
 
+from .test_serve import health_lines
+
 
 def test_jump_hash_is_stable_even_and_moves_little() -> None:
     projects = [f"project-{i}" for i in range(3000)]
@@ -87,11 +89,7 @@ def _health(config: Path, shard: Shard) -> set[str]:
         text = exposition.openmetrics.decode()
     finally:
         store.close()
-    return {
-        line.rsplit(" ", 1)[0] if "_oldest_seconds" in line else line
-        for line in text.splitlines()
-        if line.startswith("github_health_")
-    }
+    return set(health_lines(text))
 
 
 def test_union_of_shards_equals_the_unsharded_output(
