@@ -219,20 +219,22 @@ class RepositorySync:
                 raise NotFoundError(f"{self.repository}: repository not found")
             return dict(repository)
 
-    def _probe(self, path: str, params: Mapping[str, str] | None = None) -> tuple[bool, Any]:
-        """A conditional GET; returns (changed, body). The new ETag is kept pending until the
-        streams it guards are stored (see ``_commit_probes``)."""
+    def _probe(self, path: str, params: Mapping[str, str] | None = None) -> tuple[bool, Any, Any]:
+        """A conditional GET; returns (changed, body, the body stored from the last successful
+        sync or None). The new ETag is kept pending until the streams it guards are stored
+        (see ``_commit_probes``)."""
         key = path + (
             "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items())) if params else ""
         )
         cached = self.store.cached_response(key)
         response = self.client.rest_get(path, params=params, etag=cached.etag if cached else None)
         self.tally.requests += 1
+        previous = cached.body if cached is not None else None
         if response.not_modified and cached is not None:
-            return False, cached.body
+            return False, cached.body, previous
         if response.etag:
             self._pending_etags.append(CachedResponse(key, response.etag, response.body))
-        return True, response.body
+        return True, response.body, previous
 
     def _commit_probes(self) -> None:
         for entry in self._pending_etags:
@@ -277,12 +279,11 @@ class RepositorySync:
 
     def _run(self) -> None:
         repo_path = f"/repos/{quote(self.owner)}/{quote(self.name)}"
-        previous = self.store.cached_response(repo_path)
-        repo_changed, repo_body = self._probe(repo_path)
+        repo_changed, repo_body, previous = self._probe(repo_path)
         # The repository's ETag also changes with its open-issue count; only a push (a new
         # pushed_at) can bring commits or tags.
         pushed = repo_changed and (
-            previous is None or previous.body.get("pushed_at") != repo_body.get("pushed_at")
+            previous is None or previous.get("pushed_at") != repo_body.get("pushed_at")
         )
         if repo_changed:
             info = parse.parse_repository_rest(repo_body)
@@ -290,11 +291,11 @@ class RepositorySync:
                 log.warning("%s was renamed to %s on GitHub", self.repository, info.full_name)
             # Keep the configured name as the key, so history stays in one place.
             self.store.save_repository(self.project, replace(info, full_name=self.repository))
-        issues_changed, _ = self._probe(
+        issues_changed, _, _ = self._probe(
             f"{repo_path}/issues",
             {"state": "all", "sort": "updated", "direction": "desc", "per_page": "1"},
         )
-        releases_changed, _ = self._probe(f"{repo_path}/releases", {"per_page": "1"})
+        releases_changed, _, _ = self._probe(f"{repo_path}/releases", {"per_page": "1"})
         is_empty = bool(repo_body.get("size") == 0 or not repo_body.get("pushed_at"))
 
         due = self._due_streams(pushed, issues_changed, releases_changed, is_empty)
