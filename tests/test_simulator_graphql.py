@@ -36,6 +36,32 @@ from healthexporter.simulator.schema import (
     github_schema,
 )
 
+# The exporter's selections, one stream per query, with unprefixed variables ($first, $after,
+# $since, $timelineFirst, $number): the sync bundles the same selections (queries.page_query).
+PULL_REQUESTS, ISSUES, PULL_REQUEST_TIMELINE, ISSUE_TIMELINE, RELEASES, TAGS, COMMITS = (
+    queries.page_query(name, [part])[0]
+    for name, part in (
+        ("PullRequests", queries.items_part("pullRequests", first=1, after=None, since=None,
+                                            timeline_first=1)),
+        ("Issues", queries.items_part("issues", first=1, after=None, since=None,
+                                      timeline_first=1)),
+        ("PullRequestTimeline", queries.timeline_part("pullRequest", number=1, after=None)),
+        ("IssueTimeline", queries.timeline_part("issue", number=1, after=None)),
+        ("Releases", queries.releases_part(first=1, after=None)),
+        ("Tags", queries.tags_part(first=1, after=None)),
+        ("Commits", queries.commits_part(first=1, after=None, since=None)),
+    )
+)  # fmt: skip
+REPOSITORY = f"""
+query Repository($owner: String!, $name: String!) {{
+  {queries.RATE_LIMIT_FIELDS}
+  repository(owner: $owner, name: $name) {{
+    id nameWithOwner isArchived isFork isEmpty createdAt pushedAt
+    defaultBranchRef {{ name }}
+  }}
+}}
+"""
+
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
@@ -174,7 +200,7 @@ def test_every_exporter_query_is_valid_for_github(name: str) -> None:
 
 
 def test_repository(engine: GraphQLEngine) -> None:
-    assert data(run(engine, queries.REPOSITORY, REPO)) == {
+    assert data(run(engine, REPOSITORY, REPO)) == {
         "repository": {
             "id": "R_6019355a1788d173",
             "nameWithOwner": "octo-org/widgets",
@@ -189,12 +215,12 @@ def test_repository(engine: GraphQLEngine) -> None:
 
 
 def test_empty_repository_has_no_default_branch(engine: GraphQLEngine) -> None:
-    repository = data(run(engine, queries.REPOSITORY, {**REPO, "name": "empty"}))["repository"]
+    repository = data(run(engine, REPOSITORY, {**REPO, "name": "empty"}))["repository"]
     assert (repository["isEmpty"], repository["defaultBranchRef"]) == (True, None)
 
 
 def test_pull_requests_page(engine: GraphQLEngine) -> None:
-    result = data(run(engine, queries.PULL_REQUESTS, PAGE))
+    result = data(run(engine, PULL_REQUESTS, PAGE))
     connection = result["repository"]["pullRequests"]
     assert connection["totalCount"] == 2
     assert connection["pageInfo"]["hasNextPage"] is False
@@ -247,7 +273,7 @@ def test_pull_requests_page(engine: GraphQLEngine) -> None:
 def test_issues_page_excludes_pull_requests_and_shows_deleted_author_as_null(
     engine: GraphQLEngine,
 ) -> None:
-    connection = data(run(engine, queries.ISSUES, PAGE))["repository"]["issues"]
+    connection = data(run(engine, ISSUES, PAGE))["repository"]["issues"]
     assert [n["number"] for n in connection["nodes"]] == [4, 2]
     assert connection["totalCount"] == 2
     closed, deleted_author = connection["nodes"]
@@ -265,20 +291,20 @@ def test_issues_page_excludes_pull_requests_and_shows_deleted_author_as_null(
 
 def test_issues_since_keeps_only_updated_ones(engine: GraphQLEngine) -> None:
     variables = {**PAGE, "since": "2024-03-01T00:00:00Z"}
-    connection = data(run(engine, queries.ISSUES, variables))["repository"]["issues"]
+    connection = data(run(engine, ISSUES, variables))["repository"]["issues"]
     assert [n["number"] for n in connection["nodes"]] == [4]
     assert connection["totalCount"] == 1
 
 
 def test_pull_request_timeline(engine: GraphQLEngine) -> None:
-    result = data(run(engine, queries.PULL_REQUEST_TIMELINE, {**REPO, "number": 1}))
+    result = data(run(engine, PULL_REQUEST_TIMELINE, {**REPO, "number": 1}))
     timeline = result["repository"]["pullRequest"]["timelineItems"]
     assert [n["id"] for n in timeline["nodes"]] == ["IC_1", "PRR_1", "ME_1"]
     assert timeline["pageInfo"]["hasNextPage"] is False
 
 
 def test_issue_timeline(engine: GraphQLEngine) -> None:
-    result = data(run(engine, queries.ISSUE_TIMELINE, {**REPO, "number": 2}))
+    result = data(run(engine, ISSUE_TIMELINE, {**REPO, "number": 2}))
     assert result["repository"]["issue"]["timelineItems"]["nodes"] == [
         {
             "__typename": "IssueComment",
@@ -291,7 +317,7 @@ def test_issue_timeline(engine: GraphQLEngine) -> None:
 
 
 def test_releases_newest_first(engine: GraphQLEngine) -> None:
-    result = data(run(engine, queries.RELEASES, {**REPO, "first": 100}))
+    result = data(run(engine, RELEASES, {**REPO, "first": 100}))
     assert result["repository"]["releases"]["nodes"] == [
         {
             "tagName": "v1.1-rc1",
@@ -311,7 +337,7 @@ def test_releases_newest_first(engine: GraphQLEngine) -> None:
 
 
 def test_tags_lightweight_and_annotated(engine: GraphQLEngine) -> None:
-    result = data(run(engine, queries.TAGS, {**REPO, "first": 100}))
+    result = data(run(engine, TAGS, {**REPO, "first": 100}))
     refs = result["repository"]["refs"]
     assert refs["totalCount"] == 2
     annotated, lightweight = refs["nodes"]
@@ -333,7 +359,7 @@ def test_tags_lightweight_and_annotated(engine: GraphQLEngine) -> None:
 
 
 def test_commits_newest_first_with_since(engine: GraphQLEngine) -> None:
-    result = data(run(engine, queries.COMMITS, {**REPO, "first": 100}))
+    result = data(run(engine, COMMITS, {**REPO, "first": 100}))
     history = result["repository"]["defaultBranchRef"]["target"]["history"]
     assert history["totalCount"] == 3
     assert history["nodes"][0] == {
@@ -346,7 +372,7 @@ def test_commits_newest_first_with_since(engine: GraphQLEngine) -> None:
     assert history["nodes"][2]["author"] == {"email": "bot@example.com", "user": None}
 
     since = {**REPO, "first": 100, "since": "2024-03-01T00:00:00Z"}
-    result = data(run(engine, queries.COMMITS, since))
+    result = data(run(engine, COMMITS, since))
     history = result["repository"]["defaultBranchRef"]["target"]["history"]
     assert [n["oid"] for n in history["nodes"]] == ["c3" * 20, "c2" * 20]
 
@@ -355,7 +381,7 @@ def test_commit_history_pages_by_cursor(engine: GraphQLEngine) -> None:
     seen: list[str] = []
     after = None
     for _ in range(3):
-        result = data(run(engine, queries.COMMITS, {**REPO, "first": 1, "after": after}))
+        result = data(run(engine, COMMITS, {**REPO, "first": 1, "after": after}))
         history = result["repository"]["defaultBranchRef"]["target"]["history"]
         seen += [n["oid"] for n in history["nodes"]]
         after = history["pageInfo"]["endCursor"]
@@ -573,7 +599,7 @@ def test_missing_required_argument(engine: GraphQLEngine) -> None:
 
 
 def test_variable_of_wrong_type(engine: GraphQLEngine) -> None:
-    error = refused(run(engine, queries.RELEASES, {**REPO, "first": "ten"}))
+    error = refused(run(engine, RELEASES, {**REPO, "first": "ten"}))
     assert error["message"] == "Variable $first of type Int! was provided invalid value"
     assert error["extensions"]["value"] == "ten"
 
@@ -603,7 +629,7 @@ def test_total_count_alone_needs_no_first(engine: GraphQLEngine) -> None:
 
 
 def test_first_above_100(engine: GraphQLEngine) -> None:
-    error = refused(run(engine, queries.PULL_REQUESTS, {**PAGE, "first": 101}))
+    error = refused(run(engine, PULL_REQUESTS, {**PAGE, "first": 101}))
     assert error["type"] == "EXCESSIVE_PAGINATION"
     assert error["message"] == (
         "Requesting 101 records on the `pullRequests` connection exceeds the `first` limit of "
@@ -631,7 +657,7 @@ def test_not_json_object_is_http_400(engine: GraphQLEngine) -> None:
 
 def test_refusals_cost_nothing(engine: GraphQLEngine) -> None:
     bucket = Bucket("graphql", 5000)
-    run(engine, queries.PULL_REQUESTS, {**PAGE, "first": 101}, bucket)
+    run(engine, PULL_REQUESTS, {**PAGE, "first": 101}, bucket)
     run(engine, "query { nope }", {}, bucket)
     assert bucket.snapshot().used == 0
 
@@ -650,7 +676,7 @@ def test_unimplemented_field_is_named_not_silently_null(engine: GraphQLEngine) -
 
 
 def test_missing_repository_is_a_partial_error(engine: GraphQLEngine) -> None:
-    result = run(engine, queries.REPOSITORY, {"owner": "octo-org", "name": "nope"})
+    result = run(engine, REPOSITORY, {"owner": "octo-org", "name": "nope"})
     assert result.status == 200
     assert result.body["data"]["repository"] is None
     assert result.body["data"]["rateLimit"]["cost"] == 1
@@ -684,15 +710,17 @@ def cost_of(query: str, variables: dict[str, Any] | None = None) -> QueryCost:
         ("Tags", {"first": 100}, 1),
         ("Commits", {"first": 100}, 1),
         ("Users100", {}, 1),
-        ("Repository", {}, 1),
+        # every stream and two followed timelines in one query: 2·(1 + 2·30) + 5 = 127 → 1
+        ("Page", {"prFirst": 30, "isFirst": 30, "relFirst": 100, "tagFirst": 100,
+                  "comFirst": 100, "prTimelineFirst": 100, "isTimelineFirst": 100}, 1),
     ],
-)
+)  # fmt: skip
 def test_cost_of_exporter_queries(name: str, variables: dict[str, Any], points: int) -> None:
     assert cost_of(queries.ALL_QUERIES[name], variables).cost == points
 
 
 def test_cost_of_pull_requests_page() -> None:
-    cost = cost_of(queries.PULL_REQUESTS, {"first": 100, "timelineFirst": 100})
+    cost = cost_of(PULL_REQUESTS, {"first": 100, "timelineFirst": 100})
     assert (cost.requests, cost.node_count) == (201, 100 + 100 * 20 + 100 * 100)
 
 
@@ -723,15 +751,15 @@ def test_docs_example_repositories_issues_labels_with_variables() -> None:
 
 def test_rate_limit_is_charged_and_reported_after_charging(engine: GraphQLEngine) -> None:
     bucket = Bucket("graphql", 5)
-    first = run(engine, queries.PULL_REQUESTS, PAGE, bucket)
+    first = run(engine, PULL_REQUESTS, PAGE, bucket)
     rate = first.body["data"]["rateLimit"]
     assert first.cost == 2
     assert (rate["cost"], rate["limit"], rate["remaining"], rate["used"]) == (2, 5, 3, 2)
     assert rate["nodeCount"] == 100 + 100 * 20 + 100 * 100
-    second = run(engine, queries.ISSUES, PAGE, bucket)
+    second = run(engine, ISSUES, PAGE, bucket)
     assert second.body["data"]["rateLimit"]["remaining"] == 1
 
-    limited = run(engine, queries.PULL_REQUESTS, PAGE, bucket)
+    limited = run(engine, PULL_REQUESTS, PAGE, bucket)
     assert limited.status == 200
     assert limited.body == {
         "errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}]
@@ -739,14 +767,14 @@ def test_rate_limit_is_charged_and_reported_after_charging(engine: GraphQLEngine
     assert limited.cost == 0
     assert bucket.snapshot().remaining == 1  # nothing charged for the refusal
 
-    last_point = run(engine, queries.RELEASES, {**REPO, "first": 10}, bucket)
+    last_point = run(engine, RELEASES, {**REPO, "first": 10}, bucket)
     assert last_point.body["data"]["rateLimit"]["remaining"] == 0
-    assert "errors" in run(engine, queries.RELEASES, {**REPO, "first": 10}, bucket).body
+    assert "errors" in run(engine, RELEASES, {**REPO, "first": 10}, bucket).body
 
 
 def test_dry_run_costs_nothing_and_runs_nothing(engine: GraphQLEngine) -> None:
     bucket = Bucket("graphql", 5000)
-    query = queries.PULL_REQUESTS.replace("rateLimit {", "rateLimit(dryRun: true) {")
+    query = PULL_REQUESTS.replace("rateLimit {", "rateLimit(dryRun: true) {")
     result = run(engine, query, PAGE, bucket)
     assert result.cost == 0
     assert result.body["data"]["repository"] is None
@@ -756,7 +784,7 @@ def test_dry_run_costs_nothing_and_runs_nothing(engine: GraphQLEngine) -> None:
 
 
 def test_operation_name_comes_from_document_or_body(engine: GraphQLEngine) -> None:
-    assert run(engine, queries.RELEASES, {**REPO, "first": 1}).operation_name == "Releases"
+    assert run(engine, RELEASES, {**REPO, "first": 1}).operation_name == "Releases"
     two = "query A { rateLimit { cost } } query B { rateLimit { limit } }"
     result = engine.execute({"query": two, "operationName": "B"}, Bucket("graphql", 10))
     assert result.operation_name == "B"

@@ -19,7 +19,7 @@ from healthexporter.model import Actor, ActorKind, ItemKind
 from healthexporter.simulator.dataset import Dataset, SimItem, SimRepository
 from healthexporter.simulator.generate import evolve, generate
 from healthexporter.store.sqlite import SQLiteStore
-from healthexporter.sync import OrgSelection, Target
+from healthexporter.sync import OrgSelection, SyncSettings, Target
 
 from .conftest import exporter_for, simulator
 from .expected import expected_first_response
@@ -128,23 +128,22 @@ def test_backfill_stores_everything_with_first_responses(tmp_path: Path) -> None
 
         stats = server.stats()
         operations = stats["operations"]
-        prs = sum(1 for i in repo.items if i.kind == "pull_request")
-        issues = len(repo.items) - prs
-        # k = 2 points per page of 100 items (the page, labels, timelineItems: 201/100 → 2)
-        assert operations["PullRequests"] == math.ceil(prs / 100)
-        assert operations["Issues"] == math.ceil(issues / 100)
-        paging = operations.get("PullRequestTimeline", 0) + operations.get("IssueTimeline", 0)
-        assert 5 <= paging <= 20
-        item_points = 2 * (operations["PullRequests"] + operations["Issues"])
         n = len(repo.items)
-        assert item_points <= 2 * math.ceil(n / 100) + 2
-        others = (
-            math.ceil(len(repo.releases) / 100)
-            + math.ceil(len(repo.tags) / 100)
-            + math.ceil(len(repo.commits) / 100)
-        )
-        assert stats["graphql_points"] == item_points + paging + others
-        assert report.points == stats["graphql_points"]
+        # Every stream advances in one bundled query a round, each within 149 requests: 1 point.
+        # Items take 1 + 2 requests each (labels, timeline): at most 74 a query, at least 70
+        # while releases, tags, commits and followed timelines ride along.
+        assert operations["Page"] == stats["graphql_points"] == report.points
+        assert math.ceil(n / 74) <= report.points <= math.ceil(n / 70) + 3
+        # commits (100 a page) rode along with the items instead of costing a point a page
+        assert math.ceil(len(repo.commits) / 100) < report.points
+        # The issue's bound: 1.2·⌈N/100⌉·k + 10 with k = 2, the points of a page of 100 items
+        assert report.points <= 1.2 * math.ceil(n / 100) * 2 + 10
+        assert set(operations) == {
+            "GET /repos/{owner}/{repo}",
+            "GET /repos/{owner}/{repo}/issues",
+            "GET /repos/{owner}/{repo}/releases",
+            "Page",
+        }
 
         # a second sync with nothing changed costs nothing: three conditional requests, all 304
         server.reset_stats()
@@ -291,12 +290,14 @@ def test_org_expansion_with_filters() -> None:
 def test_faults_during_backfill_end_in_the_same_store(faults: str, tmp_path: Path) -> None:
     dataset = generate("small")
     target = Target("acme", "acme/widgets")
+    # small pages, so the backfill takes ten queries and every fault lands inside it
+    settings = SyncSettings(page_size=3)
     with simulator(dataset) as server:
-        with exporter_for(server, tmp_path / "clean.db") as clean:
+        with exporter_for(server, tmp_path / "clean.db", settings=settings) as clean:
             clean.sync(target)
             reference = clean.store.dump()
         server.set_faults(faults)
-        with exporter_for(server, tmp_path / "faulty.db") as faulty:
+        with exporter_for(server, tmp_path / "faulty.db", settings=settings) as faulty:
             # the exporter's HTTP timeout is 30 s; the "timeout" fault hangs shorter than that
             [report] = faulty.sync(target)
             assert report.ok, report.errors
@@ -304,7 +305,7 @@ def test_faults_during_backfill_end_in_the_same_store(faults: str, tmp_path: Pat
             assert faulty.store.dump() == reference
 
 
-def test_a_poll_after_one_new_comment_costs_two_points() -> None:
+def test_a_poll_after_one_new_comment_costs_one_point() -> None:
     from healthexporter.simulator.dataset import SimTimelineEntry
 
     dataset = generate("small")
@@ -319,15 +320,14 @@ def test_a_poll_after_one_new_comment_costs_two_points() -> None:
         server.reset_stats()
         [report] = exporter.sync(target)
         stats = server.stats()
-        # one page of pull requests and one of issues, 49 items each: round(99/100) = 1 point
+        # pull requests and issues in one query, 73 items each: round(148/100) = 1 point
         assert stats["operations"] == {
             "GET /repos/{owner}/{repo}": 1,
             "GET /repos/{owner}/{repo}/issues": 1,
             "GET /repos/{owner}/{repo}/releases": 1,
-            "PullRequests": 1,
-            "Issues": 1,
+            "Page": 1,
         }
-        assert stats["graphql_points"] == report.points == 2
+        assert stats["graphql_points"] == report.points == 1
         stored = exporter.store.item("acme/widgets", pull.number)
         assert stored is not None and "IC_new" in {a.id for a in stored.activities}
 
@@ -349,7 +349,7 @@ def test_closing_an_item_does_not_refetch_commits_or_tags() -> None:
         server.reset_stats()
         [report] = exporter.sync(target)
         assert report.ok
-        operations = server.stats()["operations"]
-        assert "Commits" not in operations and "Tags" not in operations
+        asked = server.stats()["repository_fields"]
+        assert asked == {"pullRequests": 1, "issues": 1}  # no defaultBranchRef, refs, releases
         stored = exporter.store.item("acme/widgets", issue.number)
         assert stored is not None and stored.state.value == "CLOSED"

@@ -27,10 +27,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from healthexporter import paging
 from healthexporter.clock import Clock, SystemClock
 from healthexporter.errors import (
     GitHubError,
@@ -52,20 +53,13 @@ from healthexporter.model import (
     Actor,
     ActorKind,
     Item,
-    ItemKind,
     SyncReport,
 )
+from healthexporter.paging import EPOCH
 from healthexporter.progress import NoProgress, Progress
 from healthexporter.store import CachedResponse, PassKind, Store, Stream, StreamState
 
 log = logging.getLogger("healthexporter.sync")
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-# A page of n items with two nested connections costs round((1 + 2n) / 100) points: 2 for
-# n = 100 but 1 for n ≤ 49, at the same cost per item. Polls usually find a few changed items,
-# so they ask for 49 and pay 1 point; backfills ask for 100 (half the requests).
-POLL_PAGE_SIZE = 49
 
 
 class BotCheck(Protocol):
@@ -173,16 +167,29 @@ class RepositorySync:
         self.timeline_size = settings.timeline_page_size
         self._pending_etags: list[CachedResponse] = []
 
+    # --- what the pagers ask of this sync (paging.Host) -------------------------------------
+    @property
+    def points(self) -> int:
+        return self.tally.points
+
+    def count(self, what: str, n: int) -> None:
+        self.tally.add(what, n)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
     # --- GitHub calls, counted ---------------------------------------------------------------
-    def _graphql(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
-        """One GraphQL request for this repository, returning ``data.repository``.
+    def _graphql_page(self, page: paging.Plan) -> dict[str, Any] | None:
+        """One bundled GraphQL request for this repository, returning ``data.repository``.
 
         - A query GitHub killed after 10 s (502/504 that persisted through the client's retries)
-          is retried with half the page size (GitHub: "shrink the page"), down to 10 items.
+          returns None after halving the page size (GitHub: "shrink the page"), down to 10
+          items; the caller plans the query again.
         - Partial errors (``data`` *and* ``errors``, other than NOT_FOUND) are retried twice;
-          a page is never stored from partial data.
+          a page is never stored from partial data. NOT_FOUND of a followed item (deleted
+          meanwhile) only ends that item's paging.
         """
-        variables = dict(variables)
+        query, variables = queries.page_query("Page", page.parts)
         partial_tries = 0
         while True:
             try:
@@ -190,30 +197,28 @@ class RepositorySync:
                     query, {"owner": self.owner, "name": self.name, **variables}
                 )
             except TransientError as exc:
-                if exc.status not in (502, 504) or "first" not in variables or self.page_size <= 10:
+                if exc.status not in (502, 504) or self.page_size <= 10:
                     raise
                 self.page_size = max(10, self.page_size // 2)
                 self.timeline_size = max(10, self.timeline_size // 2)
                 log.warning(
                     "%s: GitHub timed out; page size now %d", self.repository, self.page_size
                 )
-                variables["first"] = self.page_size
-                if "timelineFirst" in variables:
-                    variables["timelineFirst"] = self.timeline_size
-                continue
+                return None
             finally:
                 self.tally.requests += 1
             self.tally.points += result.cost or 0
-            for error in result.errors:
+            errors = [e for e in result.errors if not _followed_gone(e, page.follow_aliases)]
+            for error in errors:
                 if error.get("type") == "NOT_FOUND":
                     raise NotFoundError(f"{self.repository}: {error.get('message', 'not found')}")
-            if result.errors:
+            if errors:
                 partial_tries += 1
                 if partial_tries <= 2:
                     log.warning("%s: GitHub answered with errors; retrying", self.repository)
                     continue
-                messages = "; ".join(str(e.get("message", e)) for e in result.errors[:3])
-                raise GraphQLError(f"{self.repository}: {messages}", errors=result.errors)
+                messages = "; ".join(str(e.get("message", e)) for e in errors[:3])
+                raise GraphQLError(f"{self.repository}: {messages}", errors=errors)
             repository = result.data.get("repository")
             if repository is None:
                 raise NotFoundError(f"{self.repository}: repository not found")
@@ -299,14 +304,40 @@ class RepositorySync:
         is_empty = bool(repo_body.get("size") == 0 or not repo_body.get("pushed_at"))
 
         due = self._due_streams(pushed, issues_changed, releases_changed, is_empty)
-        for stream in due:
-            if stream in (Stream.PULL_REQUESTS, Stream.ISSUES):
-                self._sync_items(stream)
-            elif stream is Stream.COMMITS:
-                self._sync_commits()
-            else:
-                self._sync_refs(stream)
+        self._walk([self._pager(stream) for stream in due])
         self._commit_probes()
+
+    def _pager(self, stream: Stream) -> paging.Pager:
+        state = self._start_pass_if_needed(self.store.stream_state(self.repository, stream))
+        if stream in (Stream.PULL_REQUESTS, Stream.ISSUES):
+            return paging.ItemPager(
+                self,
+                state,
+                overlap=self.settings.overlap,
+                max_timeline_pages=self.settings.max_timeline_pages,
+            )
+        if stream is Stream.COMMITS:
+            return paging.CommitPager(self, state, overlap=self.settings.overlap)
+        return paging.RefPager(self, state)
+
+    def _walk(self, pagers: Sequence[paging.Pager]) -> None:
+        """Advance every stream together, one bundled query (1 point) at a time."""
+        pending = list(pagers)
+        while pending:
+            page = paging.plan(pending, self.page_size, self.settled)
+            repository = self._graphql_page(page)
+            if repository is None:
+                continue  # GitHub timed out: plan again with smaller pages
+            for take in page.takers:
+                take(repository)
+            still = []
+            for pager in pending:
+                pager.flush()
+                if pager.done:
+                    pager.finish()
+                else:
+                    still.append(pager)
+            pending = still
 
     def _due_streams(
         self, pushed: bool, issues_changed: bool, releases_changed: bool, is_empty: bool
@@ -359,7 +390,7 @@ class RepositorySync:
             generation=state.generation + 1,
         )
 
-    def _finish_pass(self, state: StreamState) -> StreamState:
+    def finish_pass(self, state: StreamState) -> StreamState:
         swept = self.store.sweep(self.repository, state.stream, state.generation)
         if swept:
             log.info(
@@ -376,98 +407,8 @@ class RepositorySync:
         self.store.save_stream_state(done)
         return done
 
-    # --- pull requests and issues ------------------------------------------------------------
-    def _sync_items(self, stream: Stream) -> None:
-        kind = ItemKind.PULL_REQUEST if stream is Stream.PULL_REQUESTS else ItemKind.ISSUE
-        query = queries.PULL_REQUESTS if kind is ItemKind.PULL_REQUEST else queries.ISSUES
-        field_name = "pullRequests" if kind is ItemKind.PULL_REQUEST else "issues"
-        state = self._start_pass_if_needed(self.store.stream_state(self.repository, stream))
-        label = f"{self.repository} {stream.value}"
-        done = 0
-        if state.pass_kind is not None:
-            cursor = state.pass_cursor
-            while True:
-                connection = self._graphql(
-                    query,
-                    {
-                        "first": self.page_size,
-                        "after": cursor,
-                        "since": None,
-                        "timelineFirst": self.timeline_size,
-                    },
-                )[field_name]
-                items = [
-                    self._complete(parse.parse_item(self.repository, kind, n))
-                    for n in connection["nodes"]
-                ]
-                high_water = state.pass_high_water
-                if high_water is None and items:
-                    high_water = max(i.updated_at for i in items)
-                page_info = connection["pageInfo"]
-                cursor = page_info["endCursor"] if page_info["hasNextPage"] else None
-                state = replace(state, pass_cursor=cursor, pass_high_water=high_water)
-                if cursor is None:
-                    high_water = high_water or EPOCH
-                    state = replace(state, pass_high_water=high_water)
-                self.store.save_items(items, state)
-                done += len(items)
-                self.tally.add("items", len(items))
-                self.progress.update(label, done, connection.get("totalCount"), self.tally.points)
-                if cursor is None:
-                    break
-            self._finish_pass(state)
-            self.progress.finish(label)
-            return
-        self._poll_items(state, kind, query, field_name)
-
-    def _poll_items(self, state: StreamState, kind: ItemKind, query: str, field_name: str) -> None:
-        """Fetch items updated since the watermark (minus the overlap), newest first."""
-        assert state.watermark is not None
-        since = state.watermark - self.settings.overlap
-        since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ")
-        newest = state.watermark
-        cursor: str | None = None
-        while True:
-            connection = self._graphql(
-                query,
-                {
-                    "first": min(self.page_size, POLL_PAGE_SIZE),
-                    "after": cursor,
-                    "since": since_text,
-                    "timelineFirst": self.timeline_size,
-                },
-            )[field_name]
-            fresh: list[Item] = []
-            reached_old = False
-            for node in connection["nodes"]:
-                item = parse.parse_item(self.repository, kind, node)
-                if item.updated_at < since:
-                    reached_old = True  # pull requests have no `since` filter: stop here
-                    break
-                fresh.append(self._merge_polled(item))
-            if fresh:
-                newest = max(newest, *(i.updated_at for i in fresh))
-                self.store.save_items(fresh, state)
-                self.tally.add("items", len(fresh))
-            page_info = connection["pageInfo"]
-            if reached_old or not page_info["hasNextPage"]:
-                break
-            cursor = page_info["endCursor"]
-        self.store.save_stream_state(replace(state, watermark=newest))
-
-    def _merge_polled(self, item: Item) -> Item:
-        """An item fetched with a ``since``-filtered timeline: its activities are only the new
-        ones (the store merges them). If even the new ones did not fit in a page, the
-        item's whole timeline is fetched again from the start."""
-        if item.activity_cursor is not None:
-            return self._complete(replace(item, activities=(), activity_cursor=None), restart=True)
-        # The new activities all fit; older ones not stored before stay not stored (their item
-        # was settled when it was fetched, and new activity cannot unsettle it).
-        stored = self.store.item(self.repository, item.number)
-        return replace(item, activity_cursor=stored.activity_cursor if stored is not None else None)
-
     # --- first response beyond the first timeline page ----------------------------------------
-    def _settled(self, item: Item, activities: Sequence[Activity]) -> bool:
+    def settled(self, item: Item, activities: Sequence[Activity]) -> bool:
         """True when the fetched timeline already holds the item's first response under every
         policy a user may configure (health/first_response.py, the definition itself): the
         maintainers policy (which implies "anyone") and, when maintainers are listed, the list
@@ -484,117 +425,11 @@ class RepositorySync:
             policies.append(ResponsePolicy(Responders.LIST, self.settings.maintainers))
         return all(find_first_response(item, p, is_bot).responded_at for p in policies)
 
-    def _complete(self, item: Item, *, restart: bool = False) -> Item:
-        """Page through this item's timeline until its first response is settled or the
-        timeline ends (bounded by ``max_timeline_pages``)."""
-        if item.activity_cursor is None and not restart:
-            return item
-        activities = list(item.activities)
-        cursor = None if restart else item.activity_cursor
-        query, field_name = (
-            (queries.PULL_REQUEST_TIMELINE, "pullRequest")
-            if item.kind is ItemKind.PULL_REQUEST
-            else (queries.ISSUE_TIMELINE, "issue")
-        )
-        for _ in range(self.settings.max_timeline_pages):
-            if not restart and self._settled(item, activities):
-                break
-            restart = False
-            node = self._graphql(query, {"number": item.number, "after": cursor})[field_name]
-            if node is None:
-                break
-            more, cursor = parse.parse_timeline(node["timelineItems"])
-            activities.extend(more)
-            if cursor is None:
-                break
-        unique = {a.id: a for a in activities}
-        return replace(
-            item,
-            activities=tuple(sorted(unique.values(), key=lambda a: (a.at, a.id))),
-            activity_cursor=cursor,
-        )
 
-    # --- releases and tags -------------------------------------------------------------------
-    def _sync_refs(self, stream: Stream) -> None:
-        """Releases and tags: newest first; a full pass on backfill/reconcile, otherwise stop
-        at the first page that holds nothing new (both lists are short and rarely edited; the
-        reconcile catches edits and deletions)."""
-        state = self._start_pass_if_needed(self.store.stream_state(self.repository, stream))
-        full_pass = state.pass_kind is not None
-        if stream is Stream.RELEASES:
-            query, field_name = queries.RELEASES, "releases"
-            known: set[object] = set(self.store.releases(self.repository))
-        else:
-            query, field_name = queries.TAGS, "refs"
-            known = set(self.store.tags(self.repository))
-        cursor = state.pass_cursor if full_pass else None
-        while True:
-            connection = self._graphql(query, {"first": self.page_size, "after": cursor})[
-                field_name
-            ]
-            if stream is Stream.RELEASES:
-                rows: list[Any] = [
-                    parse.parse_release(self.repository, n) for n in connection["nodes"]
-                ]
-            else:
-                parsed = (parse.parse_tag(self.repository, n) for n in connection["nodes"])
-                rows = [t for t in parsed if t is not None]
-            new = [row for row in rows if row not in known]
-            page_info = connection["pageInfo"]
-            cursor = page_info["endCursor"] if page_info["hasNextPage"] else None
-            if full_pass:
-                state = replace(state, pass_cursor=cursor)
-            to_save = rows if full_pass else new
-            if stream is Stream.RELEASES:
-                self.store.save_releases(to_save, state)
-            else:
-                self.store.save_tags(to_save, state)
-            self.tally.add(stream.value, len(to_save))
-            if cursor is None or (not full_pass and not new):
-                break
-        if full_pass:
-            self._finish_pass(replace(state, pass_high_water=self.clock.now()))
-
-    # --- commits -----------------------------------------------------------------------------
-    def _sync_commits(self) -> None:
-        state = self._start_pass_if_needed(self.store.stream_state(self.repository, Stream.COMMITS))
-        full_pass = state.pass_kind is not None
-        cursor = state.pass_cursor if full_pass else None
-        since = None
-        if not full_pass:
-            assert state.watermark is not None
-            since = (state.watermark - self.settings.overlap).strftime("%Y-%m-%dT%H:%M:%SZ")
-        newest = state.pass_high_water if full_pass else state.watermark
-        label = f"{self.repository} commits"
-        done = 0
-        while True:
-            repository = self._graphql(
-                queries.COMMITS, {"first": self.page_size, "after": cursor, "since": since}
-            )
-            target = (repository.get("defaultBranchRef") or {}).get("target") or {}
-            history = target.get("history")
-            if history is None:
-                break  # empty repository
-            commits = [parse.parse_commit(self.repository, n) for n in history["nodes"]]
-            if commits:
-                page_newest = max(c.committed_at for c in commits)
-                newest = page_newest if newest is None else max(newest, page_newest)
-            page_info = history["pageInfo"]
-            cursor = page_info["endCursor"] if page_info["hasNextPage"] else None
-            if full_pass:
-                # the watermark a pass leaves is the newest commit of its first page
-                state = replace(state, pass_cursor=cursor, pass_high_water=newest)
-            self.store.save_commits(commits, state)
-            done += len(commits)
-            self.tally.add("commits", len(commits))
-            self.progress.update(label, done, history.get("totalCount"), self.tally.points)
-            if cursor is None:
-                break
-        self.progress.finish(label)
-        if full_pass:
-            self._finish_pass(replace(state, pass_high_water=newest or EPOCH))
-        else:
-            self.store.save_stream_state(replace(state, watermark=newest or state.watermark))
+def _followed_gone(error: Mapping[str, Any], aliases: set[str]) -> bool:
+    """A NOT_FOUND error about a followed item (``repository.t<n>``): it was deleted."""
+    path = error.get("path") or []
+    return error.get("type") == "NOT_FOUND" and len(path) >= 2 and path[1] in aliases
 
 
 def fetch_profiles(

@@ -77,6 +77,9 @@ class GraphQLResult:
     body: dict[str, Any]
     cost: int
     operation_name: str | None
+    # the fields asked of ``repository`` (schema names, not aliases): what a bundled query
+    # fetched, for the simulator's accounting
+    repository_fields: tuple[str, ...] = ()
 
 
 class GraphQLEngine:
@@ -152,7 +155,19 @@ class GraphQLEngine:
         if result.errors:
             out["errors"] = [_github_error(e) for e in result.errors]
         out["data"] = result.data
-        return GraphQLResult(200, out, 0 if dry_run else cost.cost, name)
+        return GraphQLResult(
+            200, out, 0 if dry_run else cost.cost, name, _repository_fields(operation)
+        )
+
+
+def _repository_fields(operation: OperationDefinitionNode) -> tuple[str, ...]:
+    return tuple(
+        child.name.value
+        for root in operation.selection_set.selections
+        if isinstance(root, FieldNode) and root.name.value == "repository" and root.selection_set
+        for child in root.selection_set.selections
+        if isinstance(child, FieldNode)
+    )
 
 
 def _http_error(message: str) -> GraphQLResult:

@@ -138,6 +138,7 @@ class SimulatorServer:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._operations: Counter[str] = Counter()
+        self._repository_fields: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
         self._repositories: Counter[str] = Counter()
         self._fault_counts: Counter[str] = Counter()
@@ -236,6 +237,9 @@ class SimulatorServer:
                     "rest_not_modified": self._counts["rest_not_modified"],
                 },
                 "operations": dict(self._operations),
+                # GraphQL: how many times each field of `repository` was asked for (a bundled
+                # query asks for several: pullRequests, issues, defaultBranchRef, …)
+                "repository_fields": dict(self._repository_fields),
                 "statuses": dict(self._statuses),
                 "repositories": dict(self._repositories),  # requests per lower-cased owner/name
                 "graphql_points": self._points,
@@ -248,6 +252,7 @@ class SimulatorServer:
         with self._lock:
             self._counts.clear()
             self._operations.clear()
+            self._repository_fields.clear()
             self._statuses.clear()
             self._repositories.clear()
             self._fault_counts.clear()
@@ -337,6 +342,8 @@ class SimulatorServer:
             result = self._engine().execute(document, bucket, user_id=self._user_id(token))
             exchange.points = result.cost
             exchange.operation = result.operation_name or operation
+            with self._lock:
+                self._repository_fields.update(result.repository_fields)
             answer_body = dict(result.body)
             if fault is not None and fault.kind == "partial":
                 answer_body = github_faults.partial_body(answer_body, self._request_id())
