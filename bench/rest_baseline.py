@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from bench.sync_cost import (
+    EVOLVE,
     GRAPHQL_LATENCY_MS,
     REST_LATENCY_MS,
     Dataset,
@@ -232,9 +233,35 @@ def run(dataset: Dataset) -> dict[str, Any]:
         )
         with exporter(sim.url, Path(workdir) / "store.db") as exp:
             backfill = measure_pass(sim, exp, dataset)
+            print(
+                f"   healthexporter backfill: {backfill.graphql_points} points + "
+                f"{backfill.rest_charged} REST, {backfill.wall_seconds:.1f} s",
+                flush=True,
+            )
+            # Polls. issue-metrics keeps no state between runs: its next run, changed or not,
+            # is the whole pattern again (measured, not assumed).
+            unchanged = measure_pass(sim, exp, dataset)
+            baseline_unchanged = run_baseline(sim, repository)
+            sim.evolve(**EVOLVE)
+            changed = measure_pass(sim, exp, dataset)
+            baseline_changed = run_baseline(sim, repository)
+        polls = {
+            "unchanged": {
+                "baseline_units": baseline_unchanged.units,
+                "healthexporter_units": unchanged.graphql_points + unchanged.rest_charged,
+                "healthexporter_not_modified": unchanged.rest_not_modified,
+            },
+            "changed_1pct": {
+                **EVOLVE,
+                "baseline_units": baseline_changed.units,
+                "healthexporter_units": changed.graphql_points + changed.rest_charged,
+                "healthexporter_items": changed.items,
+            },
+        }
         print(
-            f"   healthexporter backfill: {backfill.graphql_points} points + "
-            f"{backfill.rest_charged} REST, {backfill.wall_seconds:.1f} s",
+            f"   polls: unchanged {polls['unchanged']['healthexporter_units']} units "
+            f"(baseline {baseline_unchanged.units:,}), 1% changed "
+            f"{polls['changed_1pct']['healthexporter_units']} (baseline {baseline_changed.units:,})",
             flush=True,
         )
     exporter_units = backfill.graphql_points + backfill.rest_charged
@@ -264,6 +291,7 @@ def run(dataset: Dataset) -> dict[str, Any]:
                 core_requests=backfill.rest_charged + backfill.rest_not_modified,
             ),
         },
+        "polls": polls,
         "ratio": round(ratio, 1),
         "ratio_if_all_seen": round(baseline.units_if_all_seen() / exporter_units, 1),
         "target_ratio": TARGET_RATIO,
@@ -327,7 +355,23 @@ def report(result: dict[str, Any]) -> str:
         f"{_duration(floor['core_limit_wait_seconds'])}, search limit wait "
         f"{_duration(floor['search_limit_wait_seconds'])}"
     )
-    return "\n\n".join([headline, calls, notes, verdict])
+    polls = result["polls"]
+    poll_table = table(
+        ["poll (after the backfill)", "baseline units", "healthexporter units"],
+        [
+            [
+                "nothing changed",
+                polls["unchanged"]["baseline_units"],
+                polls["unchanged"]["healthexporter_units"],
+            ],
+            [
+                f"{polls['changed_1pct']['changed_fraction']:.0%} of the items changed",
+                polls["changed_1pct"]["baseline_units"],
+                polls["changed_1pct"]["healthexporter_units"],
+            ],
+        ],
+    )
+    return "\n\n".join([headline, calls, notes, verdict, poll_table])
 
 
 def _duration(seconds: float) -> str:
