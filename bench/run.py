@@ -1,8 +1,9 @@
 """Every benchmark, one after another, and one table of their headline figures.
 
-Runs ``bench.sync_cost``, ``bench.scrape`` and ``bench.compute`` (each with ``--quick`` when
+Runs ``bench.sync_cost``, ``bench.rest_baseline``, ``bench.scrape`` and ``bench.compute`` (each with ``--quick`` when
 given) as child processes, one at a time so that none shares the CPUs with another; each writes
-its own JSON to ``bench/results/`` (``sync[-quick].json``, ``scrape[-quick].json``,
+its own JSON to ``bench/results/`` (``sync[-quick].json``, ``rest_baseline[-quick].json``,
+``scrape[-quick].json``,
 ``compute[-quick].json``) and all of them together go to ``bench/results/all.json``.
 
 Usage: ``python -m bench.run [--quick] [--only NAME]``.
@@ -23,8 +24,13 @@ from typing import Any
 from bench.sync_cost import table
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARKS = ("sync_cost", "scrape", "compute")
-_FILES = {"sync_cost": "sync", "scrape": "scrape", "compute": "compute"}
+BENCHMARKS = ("sync_cost", "rest_baseline", "scrape", "compute")
+_FILES = {
+    "sync_cost": "sync",
+    "rest_baseline": "rest_baseline",
+    "scrape": "scrape",
+    "compute": "compute",
+}
 
 
 def result_path(name: str, quick: bool) -> Path:
@@ -69,6 +75,18 @@ def headline_rows(runs: dict[str, dict[str, Any]]) -> list[list[object]]:
                     "met" if not (poll["graphql_points"] or poll["rest_charged"]) else "missed",
                 ]
             )
+    baseline = (runs.get("rest_baseline") or {}).get("results")
+    if baseline:
+        rows.append(
+            [
+                "rest_baseline",
+                f"{baseline['dataset']}: backfill units, per-item REST / ours",
+                f"{baseline['baseline']['units']:,} / {baseline['healthexporter']['units']:,} "
+                f"(×{baseline['ratio']:,g})",
+                f"≥ {baseline['target_ratio']:.0f}×",
+                "met" if baseline["target_met"] else "missed",
+            ]
+        )
     scrape = (runs.get("scrape") or {}).get("results")
     if scrape:
         targets = {t["target"]: t for t in scrape["targets"]}
