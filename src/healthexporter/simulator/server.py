@@ -139,6 +139,7 @@ class SimulatorServer:
         self._counts: Counter[str] = Counter()
         self._operations: Counter[str] = Counter()
         self._repository_fields: Counter[str] = Counter()
+        self._repository_shapes: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
         self._repositories: Counter[str] = Counter()
         self._fault_counts: Counter[str] = Counter()
@@ -240,6 +241,8 @@ class SimulatorServer:
                 # GraphQL: how many times each field of `repository` was asked for (a bundled
                 # query asks for several: pullRequests, issues, defaultBranchRef, …)
                 "repository_fields": dict(self._repository_fields),
+                # …and how many queries asked each set of them ("issues+pullRequests": 3)
+                "repository_shapes": dict(self._repository_shapes),
                 "statuses": dict(self._statuses),
                 "repositories": dict(self._repositories),  # requests per lower-cased owner/name
                 "graphql_points": self._points,
@@ -253,6 +256,7 @@ class SimulatorServer:
             self._counts.clear()
             self._operations.clear()
             self._repository_fields.clear()
+            self._repository_shapes.clear()
             self._statuses.clear()
             self._repositories.clear()
             self._fault_counts.clear()
@@ -344,6 +348,9 @@ class SimulatorServer:
             exchange.operation = result.operation_name or operation
             with self._lock:
                 self._repository_fields.update(result.repository_fields)
+                if result.repository_fields:
+                    shape = "+".join(sorted(set(result.repository_fields)))
+                    self._repository_shapes[shape] += 1
             answer_body = dict(result.body)
             if fault is not None and fault.kind == "partial":
                 answer_body = github_faults.partial_body(answer_body, self._request_id())
