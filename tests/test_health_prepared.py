@@ -1,14 +1,12 @@
 """The prepared facts and indexes every window reads: selection by time, the fast first
-response, contributions indexed once, and the computation leaving the process as it found it."""
+response, contributions indexed once."""
 
 from __future__ import annotations
 
-import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from healthexporter.health.compute import compute
 from healthexporter.health.contributors import ContributionIndex, RawContribution
 from healthexporter.health.first_response import (
     Responders,
@@ -158,16 +156,13 @@ def test_combined_indexes_are_one_index_over_all_contributions() -> None:
     assert ContributionIndex.combine([single]) is single
 
 
-# --- the computation and the garbage collector ------------------------------------------------
-@pytest.mark.parametrize("enabled", [True, False])
-def test_compute_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
-    data = RepositoryData("p", "o/r", None, (item(act(1, C, BOB, -10, "MEMBER")),))
-    was = gc.isenabled()
-    try:
-        (gc.enable if enabled else gc.disable)()
-        snapshot = compute([data], HealthSettings(), NOW)
-        assert gc.isenabled() is enabled
-    finally:
-        (gc.enable if was else gc.disable)()
-    [repository] = snapshot.repositories
-    assert repository.windows["7d"].responsiveness[ItemKind.PULL_REQUEST].first_response
+def test_an_index_that_holds_contributions_since_a_time_refuses_earlier_ones() -> None:
+    index = ContributionIndex.of(CONTRIBUTIONS, NOW)
+    partial = ContributionIndex(
+        NOW, index.times, index.contributions, index.totals, index.first, since=hours(-30)
+    )
+    assert partial.between(hours(-30), NOW) == index.between(hours(-30), NOW)
+    with pytest.raises(ValueError, match="asked of an index since"):
+        partial.between(hours(-31), NOW)
+    combined = ContributionIndex.combine([partial, index])
+    assert combined.since == hours(-30)

@@ -5,10 +5,8 @@ Only orchestration lives here; each topic's maths is in its own module.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 
 from healthexporter.health import (
@@ -20,7 +18,7 @@ from healthexporter.health import (
     risk,
     velocity,
 )
-from healthexporter.health.contributors import ContributionIndex
+from healthexporter.health.contributors import ContributionIndex, PersonOf
 from healthexporter.health.snapshot import (
     HealthSettings,
     HealthSnapshot,
@@ -35,8 +33,38 @@ from healthexporter.model import ItemKind
 KINDS = (ItemKind.PULL_REQUEST, ItemKind.ISSUE)
 
 
-def _people(data: RepositoryData, settings: HealthSettings, now: datetime) -> ContributionIndex:
-    return ContributionIndex.of(contributors.raw_contributions([data], settings.is_bot), now)
+def contribution_index(
+    data: RepositoryData,
+    settings: HealthSettings,
+    now: datetime,
+    person: PersonOf | None = None,
+) -> ContributionIndex:
+    """The repository's contributions indexed as of ``now``: extracted from its items and
+    commits, or, for a windowed read, from what the store summed (``data.history``).
+    ``person``: ``people_of(settings.is_bot)``, when the caller shares one."""
+    if data.history is None:
+        return ContributionIndex.of(contributors.raw_contributions([data], settings.is_bot), now)
+    person = person or contributors.people_of(settings.is_bot)
+    return ContributionIndex.of_stored(data.history, data.repository, person)
+
+
+def check_reach(data: RepositoryData, settings: HealthSettings, now: datetime) -> None:
+    """A windowed read gives the numbers of a whole one only as of the ``now`` it was read
+    for, and only for windows it reaches back to: anything else is a caller's mistake, which
+    would otherwise give wrong numbers silently."""
+    history = data.history
+    if history is None:
+        return
+    if history.now != now:
+        raise ValueError(f"{data.repository}: read as of {history.now}, computed as of {now}")
+    since, contributions_since = settings.reach(now)
+    if history.since > since:
+        raise ValueError(f"{data.repository}: read since {history.since}, windows need more")
+    if history.contributions_since > contributions_since:
+        raise ValueError(
+            f"{data.repository}: contributions read since {history.contributions_since}, "
+            "the episodic lookback needs more"
+        )
 
 
 def repository_health(
@@ -48,10 +76,11 @@ def repository_health(
 ) -> RepositoryHealth:
     """``people``: the repository's contributions indexed as of ``now``, when the caller has
     them already (``compute`` reuses them for the project)."""
+    check_reach(data, settings, now)
     windows = {}
     # extracted once, reused by every window (contributors and risk read the same index)
     if people is None:
-        people = _people(data, settings, now)
+        people = contribution_index(data, settings, now)
     # each item's facts once, and indexes by time each window selects from
     items = prepared.prepare(data, settings)
     for window in settings.windows:
@@ -86,19 +115,15 @@ def repository_health(
 
 def project_health(
     project: str,
-    datas: Sequence[RepositoryData],
+    repositories: Sequence[str],
+    people: ContributionIndex,
     settings: HealthSettings,
-    now: datetime,
-    *,
-    people: ContributionIndex | None = None,
 ) -> ProjectHealth:
-    """``people``: the contributions of all of ``datas`` indexed as of ``now``, when the caller
-    has them already."""
-    if people is None:
-        people = ContributionIndex.of(contributors.raw_contributions(datas, settings.is_bot), now)
+    """``people``: the contributions of all of the project's ``repositories``, indexed (as of
+    ``people.now``)."""
     return ProjectHealth(
         project=project,
-        repositories=tuple(sorted(d.repository for d in datas)),
+        repositories=tuple(sorted(repositories)),
         windows={
             window.name: ProjectWindowHealth(
                 contributors=contributors.contributors_in(people, window, settings),
@@ -109,58 +134,47 @@ def project_health(
     )
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while computing, because most of a large
-    repository's computation time was otherwise spent in it: the computation allocates
-    millions of short- and long-lived objects (facts, indexes, contributions), and each full
-    collection they trigger walks every object the process holds — the loaded data too, 2.7
-    million objects for 140,000 items. The maths makes no reference cycles, so reference
-    counting frees its garbage as before; anything cyclic from elsewhere waits for the next
-    collection after the computation. The collector is re-enabled only if it was enabled:
-    two computations overlapping in threads leave it as they found it.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+class SnapshotBuilder:
+    """``compute``, one repository at a time: ``add`` each repository's data, then take the
+    ``snapshot``. A caller that reads the store repository by repository holds one
+    repository's data at a time; between the two this keeps each repository's health and its
+    contributions index, which its project's numbers need."""
+
+    def __init__(self, settings: HealthSettings, now: datetime) -> None:
+        self._settings, self._now = settings, now
+        self._person = contributors.people_of(settings.is_bot)
+        self._repositories: list[RepositoryHealth] = []
+        self._people: dict[str, dict[str, ContributionIndex]] = defaultdict(dict)
+
+    def add(self, data: RepositoryData) -> RepositoryHealth:
+        # each repository's contributions are indexed once and serve its project too
+        indexed = contribution_index(data, self._settings, self._now, self._person)
+        health = repository_health(data, self._settings, self._now, people=indexed)
+        self._repositories.append(health)
+        self._people[data.project][data.repository] = indexed
+        return health
+
+    def snapshot(self) -> HealthSnapshot:
+        return HealthSnapshot(
+            computed_at=self._now,
+            windows=self._settings.windows,
+            repositories=tuple(sorted(self._repositories, key=lambda r: (r.project, r.repository))),
+            projects=tuple(
+                project_health(
+                    project,
+                    list(members),
+                    ContributionIndex.combine([members[name] for name in sorted(members)]),
+                    self._settings,
+                )
+                for project, members in sorted(self._people.items())
+            ),
+        )
 
 
 def compute(
     datas: Sequence[RepositoryData], settings: HealthSettings, now: datetime
 ) -> HealthSnapshot:
-    with _cyclic_gc_paused():
-        return _compute(datas, settings, now)
-
-
-def _compute(
-    datas: Sequence[RepositoryData], settings: HealthSettings, now: datetime
-) -> HealthSnapshot:
-    ordered = sorted(datas, key=lambda d: (d.project, d.repository))
-    # each repository's contributions are extracted once and serve its project too: the
-    # extraction is a walk over every activity
-    people = [_people(data, settings, now) for data in ordered]
-    by_project: dict[str, list[tuple[RepositoryData, ContributionIndex]]] = defaultdict(list)
-    for data, indexed in zip(ordered, people, strict=True):
-        by_project[data.project].append((data, indexed))
-    return HealthSnapshot(
-        computed_at=now,
-        windows=settings.windows,
-        repositories=tuple(
-            repository_health(data, settings, now, people=indexed)
-            for data, indexed in zip(ordered, people, strict=True)
-        ),
-        projects=tuple(
-            project_health(
-                project,
-                [data for data, _ in by_project[project]],
-                settings,
-                now,
-                people=ContributionIndex.combine([indexed for _, indexed in by_project[project]]),
-            )
-            for project in sorted(by_project)
-        ),
-    )
+    builder = SnapshotBuilder(settings, now)
+    for data in datas:
+        builder.add(data)
+    return builder.snapshot()

@@ -32,6 +32,7 @@ from healthexporter.health.snapshot import (
     Contributors,
     HealthSettings,
     RepositoryData,
+    StoredHistory,
     Window,
 )
 from healthexporter.model import ActivityKind, Actor, ActorKind, ItemKind
@@ -39,11 +40,13 @@ from healthexporter.model import ActivityKind, Actor, ActorKind, ItemKind
 __all__ = [
     "Contribution",
     "ContributionIndex",
+    "PersonOf",
     "RawContribution",
     "contributions",
     "contributors",
     "contributors_from",
     "contributors_in",
+    "people_of",
     "raw_contributions",
 ]
 
@@ -63,13 +66,17 @@ class Contribution:
 RawContribution = tuple[str, str, datetime, str]
 
 
-def raw_contributions(
-    datas: Sequence[RepositoryData], is_bot: Callable[[Actor], bool]
-) -> Iterator[RawContribution]:
-    """Every contribution in ``datas`` as a plain tuple, in no particular order.
+# Who an actor (login, kind) is: a person (lower-cased login), or None (a bot, a deleted account).
+PersonOf = Callable[[str | None, ActorKind], str | None]
+
+
+def people_of(is_bot: Callable[[Actor], bool]) -> PersonOf:
+    """Who an actor is: their lower-cased login, or None for a bot or a deleted account.
 
     ``is_bot`` is asked once per distinct (login, kind): a project has far fewer people than
-    activities, and a bot matcher with patterns is not free.
+    activities, and a bot matcher with patterns is not free. One ``people_of`` shared by the
+    repositories of a computation also holds one lower-cased login per person, not one per
+    repository.
     """
     person_of: dict[tuple[str | None, ActorKind], str | None] = {}
 
@@ -83,6 +90,15 @@ def raw_contributions(
         person_of[key] = found
         return found
 
+    return person
+
+
+def raw_contributions(
+    datas: Sequence[RepositoryData], is_bot: Callable[[Actor], bool]
+) -> Iterator[RawContribution]:
+    """Every contribution in ``datas``' items and commits as a plain tuple, in no particular
+    order."""
+    person = people_of(is_bot)
     pull_request, issue = ItemKind.PULL_REQUEST, ItemKind.ISSUE
     review, comment = ActivityKind.REVIEW, ActivityKind.COMMENT
     for data in datas:
@@ -138,13 +154,18 @@ def contributors(
 class ContributionIndex:
     """Contributions before ``now`` sorted by time, and what each person did before ``now``:
     built once, it lets each window read only its own contributions (and those of the episodic
-    lookback) instead of all of them."""
+    lookback) instead of all of them.
+
+    ``since``: the contributions held start there (earlier ones are only in ``totals`` and
+    ``first``); None when all are held. Asking for contributions before it is an error, not an
+    empty answer."""
 
     now: datetime
     times: tuple[datetime, ...]
     contributions: tuple[RawContribution, ...]
     totals: Mapping[str, int]  # contributions before ``now``
     first: Mapping[str, datetime]  # each person's first contribution
+    since: datetime | None = None
 
     @classmethod
     def of(cls, extracted: Iterable[RawContribution], now: datetime) -> ContributionIndex:
@@ -161,18 +182,68 @@ class ContributionIndex:
         return cls(now, tuple(map(itemgetter(2), ordered)), tuple(ordered), totals, first)
 
     @classmethod
+    def of_stored(
+        cls, history: StoredHistory, repository: str, person: PersonOf
+    ) -> ContributionIndex:
+        """The index of a windowed read (``RepositoryData.history``): the contributions since
+        ``history.contributions_since``, and each person's totals and first contribution as
+        the store summed them over everything stored. ``person`` is ``people_of(is_bot)``."""
+        ordered: list[RawContribution] = []
+        for login, kind, contribution, at in history.contributions:
+            who = login if kind is None else person(login, kind)  # None: a commit identity
+            if who is not None:
+                ordered.append((who, contribution, at, repository))
+        ordered.sort(key=itemgetter(2))
+        totals: dict[str, int] = {}
+        first: dict[str, datetime] = {}
+        for login, kind, count, at in history.totals:
+            who = login if kind is None else person(login, kind)
+            if who is not None:
+                totals[who] = totals.get(who, 0) + count
+                first[who] = min(at, first.get(who, at))
+        return cls(
+            history.now,
+            tuple(map(itemgetter(2), ordered)),
+            tuple(ordered),
+            totals,
+            first,
+            history.contributions_since,
+        )
+
+    @classmethod
     def combine(cls, indexes: Sequence[ContributionIndex]) -> ContributionIndex:
         """The contributions of several indexes as of the same ``now`` (a project's
-        repositories); people are the same across them."""
+        repositories); people are the same across them, so their totals add up and their
+        first contribution is the earliest of any."""
         if len(indexes) == 1:
             return indexes[0]
         now = indexes[0].now
         assert all(index.now == now for index in indexes)
         # sorted runs: the sort merges them
-        return cls.of(itertools.chain.from_iterable(i.contributions for i in indexes), now)
+        ordered = sorted(
+            itertools.chain.from_iterable(i.contributions for i in indexes), key=itemgetter(2)
+        )
+        totals: dict[str, int] = {}
+        first: dict[str, datetime] = {}
+        for index in indexes:
+            for who, count in index.totals.items():
+                totals[who] = totals.get(who, 0) + count
+            for who, at in index.first.items():
+                first[who] = min(at, first.get(who, at))
+        sinces = [i.since for i in indexes if i.since is not None]
+        return cls(
+            now,
+            tuple(map(itemgetter(2), ordered)),
+            tuple(ordered),
+            totals,
+            first,
+            max(sinces) if sinces else None,
+        )
 
     def between(self, start: datetime, end: datetime) -> tuple[RawContribution, ...]:
         """Contributions at ``start <= at < end`` (``end`` at most ``now``)."""
+        if self.since is not None and start < self.since:
+            raise ValueError(f"contributions from {start} asked of an index since {self.since}")
         low = bisect_left(self.times, start)
         return self.contributions[low : max(low, bisect_left(self.times, end, low))]
 

@@ -75,7 +75,7 @@ def earliest_contributions(data: RepositoryData) -> dict[str, datetime]:
     return earliest
 
 
-def is_first_timer(item: Item, earliest: dict[str, datetime]) -> bool:
+def is_first_timer(item: Item, earliest: Mapping[str, datetime]) -> bool:
     """GitHub says so (FIRST_TIME_CONTRIBUTOR, FIRST_TIMER), or — because GitHub computes the
     association when asked, so it reads CONTRIBUTOR once the first pull request is merged — the
     author has no stored item or commit older than this one. Maintainers (OWNER, MEMBER,
@@ -233,7 +233,7 @@ def _kind_index(facts: list[ItemFacts]) -> KindIndex:
 def prepare(data: RepositoryData, settings: HealthSettings) -> PreparedRepository:
     """Each item's facts, once, and the indexes every window selects from."""
     facts = [item_facts(item, settings) for item in data.items]
-    earliest = earliest_contributions(data)
+    earliest = data.history.earliest if data.history else earliest_contributions(data)
     first_timers = [
         f
         for f in facts

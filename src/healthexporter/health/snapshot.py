@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from healthexporter.health.first_response import ResponsePolicy
-from healthexporter.model import Actor, Commit, Item, ItemKind, Release, Repository, Tag
+from healthexporter.model import (
+    Actor,
+    ActorKind,
+    Commit,
+    Item,
+    ItemKind,
+    Release,
+    Repository,
+    Tag,
+)
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -65,10 +74,54 @@ class HealthSettings:
     episodic_max_contributions: int = 5  # … and few contributions in all (documented)
     release_intervals: int = 10  # median over the intervals between the last N+1 releases
 
+    def reach(self, now: datetime) -> tuple[datetime, datetime]:
+        """How far back the numbers as of ``now`` look: (the start of the longest window, the
+        start of the episodic lookback before it)."""
+        longest = max((window.duration for window in self.windows), default=timedelta(0))
+        return now - longest, now - longest - self.episodic_lookback
+
+
+# A contribution as the store reads it, before bots and people are told apart
+# (``health.contributors``): (login, actor kind, contribution kind, at). A commit GitHub did not
+# link to an account has actor kind None and its author identity (``email:…``) for a login.
+StoredContribution = tuple[str, ActorKind | None, str, datetime]
+# One actor's contributions as the store sums them: (login, actor kind, how many, the first's time).
+ContributionTotal = tuple[str, ActorKind | None, int, datetime]
+
+
+@dataclass(frozen=True)
+class StoredHistory:
+    """What the maths needs from further back than a windowed ``RepositoryData`` holds, as
+    the store works it out in SQL over everything stored. Valid for one ``now`` only.
+
+    - ``contributions``: every contribution at ``contributions_since <= at < now`` — the
+      longest window and the episodic lookback before it;
+    - ``totals``: per actor, the contributions before ``now`` and the first one's time (who is
+      new, who is episodic);
+    - ``earliest``: each lower-cased login's first item (by creation) or default-branch commit
+      (by commit time), whenever it was (who is a first-timer).
+    """
+
+    now: datetime
+    since: datetime  # the items and commits are those of the windows from here on
+    contributions_since: datetime
+    contributions: tuple[StoredContribution, ...]
+    totals: tuple[ContributionTotal, ...]
+    earliest: Mapping[str, datetime]
+
 
 @dataclass(frozen=True)
 class RepositoryData:
-    """Everything stored for one repository, as the maths reads it."""
+    """Everything stored for one repository, as the maths reads it — or only what the windows
+    read of it, with ``history`` for the rest.
+
+    ``history`` None: ``items`` and ``commits`` are the whole stored history. Otherwise
+    ``items`` are the open ones and those changed since ``history.since`` (every item a window
+    or a waiting count can select, with all its activities), ``commits`` those committed since
+    then, and ``history`` has what contributors and first-timers need from before;
+    ``compute`` gives the same numbers either way, as of ``history.now``. Releases and tags
+    are always all of them.
+    """
 
     project: str
     repository: str
@@ -77,9 +130,10 @@ class RepositoryData:
     releases: tuple[Release, ...] = ()
     tags: tuple[Tag, ...] = ()
     commits: tuple[Commit, ...] = ()
+    history: StoredHistory | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One duration and the item it was measured on (``owner/repo#N``, for exemplars)."""
 
