@@ -14,7 +14,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from healthexporter.model import Commit, Item, Release, Repository, SyncReport, Tag, User
+from healthexporter.model import (
+    ActorKind,
+    Commit,
+    Item,
+    Release,
+    Repository,
+    SyncReport,
+    Tag,
+    User,
+)
 
 
 class Stream(StrEnum):
@@ -119,11 +128,38 @@ class Store(Protocol):
         """Every item of the repository with its activities (sorted by time), by number."""
         ...
 
+    def items_since(self, repository: str, since: datetime) -> list[Item]:
+        """Every open item and every item changed (updated, or with activity) at or after
+        ``since``, with all its activities, by number."""
+        ...
+
     def releases(self, repository: str) -> list[Release]: ...
 
     def tags(self, repository: str) -> list[Tag]: ...
 
     def commits(self, repository: str) -> list[Commit]: ...
+
+    def commits_since(self, repository: str, since: datetime) -> list[Commit]: ...
+
+    # --- contributions summed over everything stored (health/contributors.py has the
+    # definition; an actor kind None is a commit author identity, not an account) ------------
+    def contributions_since(
+        self, repository: str, since: datetime, before: datetime
+    ) -> list[tuple[str, ActorKind | None, str, datetime]]:
+        """(login, actor kind, contribution kind, at) of every contribution at ``since <= at <
+        before``, bots included, deleted accounts left out."""
+        ...
+
+    def contribution_totals(
+        self, repository: str, before: datetime
+    ) -> list[tuple[str, ActorKind | None, int, datetime]]:
+        """(login, actor kind, contributions, first one's time) before ``before``; an actor may
+        appear more than once (per kind of contribution)."""
+        ...
+
+    def earliest_contributions(self, repository: str) -> dict[str, datetime]:
+        """Each lower-cased login's first item (created) or default-branch commit (committed)."""
+        ...
 
     def users(self) -> dict[str, User]:
         """By lower-cased login."""
