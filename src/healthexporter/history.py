@@ -30,6 +30,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from healthexporter.collector import read_repository
 from healthexporter.config import Config, parse_duration
 from healthexporter.exposition import health_families
 from healthexporter.health.compute import compute
@@ -154,18 +155,11 @@ def as_of(data: RepositoryData, at: datetime) -> RepositoryData | None:
 
 
 def load(store: Store, targets: Sequence[tuple[str, str]]) -> list[RepositoryData]:
-    """Every target's stored data, read once (as the collector reads it)."""
+    """Every target's whole stored history, read once: each step rewinds it (``as_of``), so
+    unlike the collector, which reads only what the windows as of now need, it needs all."""
     repositories = {r.full_name.lower(): r for _, r in store.repositories()}
     return [
-        RepositoryData(
-            project=project,
-            repository=name,
-            info=repositories.get(name.lower()),
-            items=tuple(store.items(name)),
-            releases=tuple(store.releases(name)),
-            tags=tuple(store.tags(name)),
-            commits=tuple(store.commits(name)),
-        )
+        read_repository(store, project, name, repositories.get(name.lower()))
         for project, name in targets
     ]
 
