@@ -14,8 +14,9 @@ baseline cannot even see the items beyond, and the run says how many. Search is 
 to 30 requests a minute and REST to 5,000 requests an hour per token; the run reports the wall
 time those limits and GitHub-like latency would impose, computed, without sleeping.
 
-Usage: ``python -m bench.rest_baseline [--dataset kube-rs] [--output FILE]`` (``--quick`` is
-accepted and changes nothing: the run takes about 20 s).
+Usage: ``python -m bench.rest_baseline [--quick] [--dataset NAME]… [--output FILE]``: by
+default the datasets of ``bench.sync_cost`` (``kube-rs``, ``kubernetes`` or with ``--quick``
+``kubernetes:items=20000``, ``org:300``); issue 5's 100× target is set on ``kube-rs``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from bench.sync_cost import (
 )
 
 TARGET_RATIO = 100.0
+TARGET_DATASET = "kube-rs"
 SEARCH_OPERATION = "GET /search/issues"
 # GitHub's documented limits for one personal token
 SEARCH_PER_MINUTE = 30
@@ -82,10 +84,11 @@ class Baseline:
         """The units had search shown every item: the unseen ones at the seen ones' mean
         per-item cost, by kind (each search is cut at 1,000 of one kind)."""
         units = self.units
-        for q, total in self.searched.items():
-            pulls = "is:pr" in q
-            seen = self.pulls_seen if pulls else self.seen - self.pulls_seen
-            spent = self.pull_requests if pulls else self.issue_requests
+        for kind, seen, spent in (
+            ("is:pr", self.pulls_seen, self.pull_requests),
+            ("is:issue", self.seen - self.pulls_seen, self.issue_requests),
+        ):
+            total = sum(n for q, n in self.searched.items() if q.endswith(kind))
             if seen and total > seen:
                 units += round((total - seen) * spent / seen)
         return units
@@ -154,18 +157,25 @@ class PerItemClient:
             self.listing(f"/repos/{repository}/pulls/{number}/reviews")
 
 
-def run_baseline(sim: Simulator, repository: str) -> Baseline:
+def run_baseline(sim: Simulator, repositories: Sequence[str], org: str | None = None) -> Baseline:
+    """The pattern over each repository (an org's are listed first, with ``GET
+    /orgs/{org}/repos``: one search per repository and kind sees more than one ``org:`` search,
+    which would stop at 1,000 items for the whole org)."""
     sim.reset()
     client = PerItemClient(sim.url)
     started = time.perf_counter()
     try:
+        names = list(repositories)
+        if org is not None:
+            names += [str(r["full_name"]) for r in client.listing(f"/orgs/{org}/repos")]
         searched: dict[str, int] = {}
-        seen: list[dict[str, Any]] = []
-        for kind in ("is:issue", "is:pr"):
-            q = f"repo:{repository} {kind}"
-            searched[q], items = client.search(q)
-            seen += items
-        for entry in seen:
+        seen: list[tuple[str, dict[str, Any]]] = []
+        for repository in names:
+            for kind in ("is:issue", "is:pr"):
+                q = f"repo:{repository} {kind}"
+                searched[q], items = client.search(q)
+                seen += [(repository, item) for item in items]
+        for repository, entry in seen:
             client.item(repository, entry)
     finally:
         client.close()
@@ -180,7 +190,7 @@ def run_baseline(sim: Simulator, repository: str) -> Baseline:
         searched=searched,
         seen=len(seen),
         unseen=sum(searched.values()) - len(seen),
-        pulls_seen=sum(1 for entry in seen if "pull_request" in entry),
+        pulls_seen=sum(1 for _, entry in seen if "pull_request" in entry),
         issue_requests=client.by_kind["issue"],
         pull_requests=client.by_kind["pull_request"],
         requests=client.requests,
@@ -218,15 +228,13 @@ def github_floor_seconds(
 
 
 def run(dataset: Dataset) -> dict[str, Any]:
-    if len(dataset.repositories) != 1:
-        raise SystemExit(f"{dataset.name}: the baseline takes a single-repository dataset")
-    repository = dataset.repositories[0]
+    repository = ", ".join(dataset.repositories) or f"org:{dataset.org}"
     with (
         tempfile.TemporaryDirectory(prefix="bench-rest-") as workdir,
         simulator(dataset.spec) as sim,
     ):
         print(f"== {dataset.name}: simulator up in {sim.started_seconds:.1f} s", flush=True)
-        baseline = run_baseline(sim, repository)
+        baseline = run_baseline(sim, dataset.repositories, dataset.org)
         print(
             f"   per-item REST baseline: {baseline.units:,} requests charged, "
             f"{baseline.wall_seconds:.1f} s",
@@ -242,10 +250,10 @@ def run(dataset: Dataset) -> dict[str, Any]:
             # Polls. issue-metrics keeps no state between runs: its next run, changed or not,
             # is the whole pattern again (measured, not assumed).
             unchanged = measure_pass(sim, exp, dataset)
-            baseline_unchanged = run_baseline(sim, repository)
+            baseline_unchanged = run_baseline(sim, dataset.repositories, dataset.org)
             sim.evolve(**EVOLVE)
             changed = measure_pass(sim, exp, dataset)
-            baseline_changed = run_baseline(sim, repository)
+            baseline_changed = run_baseline(sim, dataset.repositories, dataset.org)
         polls = {
             "unchanged": {
                 "baseline_units": baseline_unchanged.units,
@@ -295,8 +303,9 @@ def run(dataset: Dataset) -> dict[str, Any]:
         "polls": polls,
         "ratio": round(ratio, 1),
         "ratio_if_all_seen": round(baseline.units_if_all_seen() / exporter_units, 1),
-        "target_ratio": TARGET_RATIO,
-        "target_met": ratio >= TARGET_RATIO,
+        # issue 5's target is set on the kube-rs-like repository; elsewhere the ratio is shown
+        "target_ratio": TARGET_RATIO if dataset.name == TARGET_DATASET else None,
+        "target_met": ratio >= TARGET_RATIO if dataset.name == TARGET_DATASET else None,
     }
 
 
@@ -345,9 +354,12 @@ def report(result: dict[str, Any]) -> str:
     )
     verdict = (
         f"ratio {result['ratio']:,}× ({result['ratio_if_all_seen']:,}× had search shown all "
-        f"{result['items']:,} items: {base['units_if_all_seen']:,} units) against the target "
-        f"≥ {result['target_ratio']:.0f}×: " + ("met" if result["target_met"] else "NOT met")
+        f"{result['items']:,} items: {base['units_if_all_seen']:,} units)"
     )
+    if result["target_ratio"] is not None:
+        verdict += f" against the target ≥ {result['target_ratio']:.0f}×: " + (
+            "met" if result["target_met"] else "NOT met"
+        )
     floor = base["github"]
     notes = (
         f"baseline searches: {base['searched']} (total_count), {base['unseen']:,} items "
@@ -384,39 +396,50 @@ def _duration(seconds: float) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    known = {d.name: d for d in datasets(quick=False) + datasets(quick=True) if d.repositories}
+    known = {d.name: d for d in datasets(quick=False) + datasets(quick=True)}
     parser = argparse.ArgumentParser(
         prog="python -m bench.rest_baseline", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--dataset", choices=sorted(known), default="kube-rs")
+    parser.add_argument(
+        "--dataset",
+        action="append",
+        choices=sorted(known),
+        help="run only this dataset (repeatable); default: those of bench.sync_cost",
+    )
     parser.add_argument("--output", type=Path, help="write the results as JSON")
     parser.add_argument(
-        "--quick", action="store_true", help="accepted for bench.run; kube-rs is already quick"
+        "--quick", action="store_true", help="kubernetes:items=20000 instead of kubernetes"
     )
     args = parser.parse_args(argv)
-    args.chosen = known[args.dataset]
+    args.chosen = (
+        [known[name] for name in args.dataset] if args.dataset else datasets(quick=args.quick)
+    )
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    result = run(args.chosen)
-    result["command"] = " ".join(["python -m bench.rest_baseline", *sys.argv[1:]])
-    result["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    result["machine"] = {
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
+    runs = [run(dataset) for dataset in args.chosen]
+    result: dict[str, Any] = {
+        "runs": runs,
+        "command": " ".join(["python -m bench.rest_baseline", *sys.argv[1:]]),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": {
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "total_seconds": round(time.perf_counter() - started, 1),
     }
-    result["total_seconds"] = round(time.perf_counter() - started, 1)
-    print()
-    print(report(result))
+    for one in runs:
+        print()
+        print(report(one))
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"results written to {args.output}")
-    return 0 if result["target_met"] else 1
+    return 1 if any(one["target_met"] is False for one in runs) else 0
 
 
 if __name__ == "__main__":
