@@ -667,7 +667,8 @@ class SimulatorServer:
             if (method, name) == ("GET", "stats"):
                 body: Any = self.stats()
             elif (method, name) == ("POST", "reset"):
-                self.reset_stats()
+                if arguments.get("stats", True):
+                    self.reset_stats()
                 if arguments.get("buckets"):
                     self.reset_buckets()
                 body = self.stats()
