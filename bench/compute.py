@@ -43,11 +43,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -77,6 +78,8 @@ from healthexporter.simulator.dataset import Dataset, SimRepository
 from healthexporter.simulator.generate import generate
 from healthexporter.store import Stream, StreamState
 from healthexporter.store.sqlite import SQLiteStore
+
+T = TypeVar("T")
 
 PROJECT = "bench"
 MILLION = 1_000_000
@@ -310,11 +313,6 @@ def load_config(store_path: Path, repositories: Sequence[str]) -> Config:
     return parse_config(config_text(store_path, repositories, "127.0.0.1:9935"))
 
 
-def rss_mb() -> tuple[float, float]:
-    """(VmRSS, VmHWM) of this process in MB."""
-    return _status_mb(os.getpid())
-
-
 def _status_mb(pid: int) -> tuple[float, float]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -334,13 +332,11 @@ def measure_split(
     store = SQLiteStore.open(store_path)
     targets = [(PROJECT, name) for name in repositories]
     runs: list[dict[str, float]] = []
-    held_mb = 0.0
     try:
         settings_factory = HealthSettingsFactory(config, store)
         infos = {r.full_name.lower(): r for _, r in store.repositories()}
         for _ in range(repeats):
             gc.collect()
-            before, _ = rss_mb()
             settings = settings_factory()
             now = datetime.now(UTC)
             gc.disable()  # as the collector does while it reads and computes a repository
@@ -350,7 +346,6 @@ def measure_split(
                 for project, name in targets
             ]
             t1 = time.perf_counter()
-            held_mb = rss_mb()[0] - before
             snapshot = compute(datas, settings, now)
             t2 = time.perf_counter()
             gc.enable()
@@ -365,12 +360,21 @@ def measure_split(
             series = sum(len(f.samples) for f in families)
             items = sum(len(d.items) for d in datas)
             del datas, families
-        whole_equal = None
-        if check_whole:
-            whole = [
-                read_repository(store, project, name, infos.get(name.lower()))
+        datas, held_mb = traced(
+            lambda: [
+                read_window(store, project, name, infos.get(name.lower()), settings, now)
                 for project, name in targets
             ]
+        )
+        del datas
+        whole_equal = whole_mb = None
+        if check_whole:
+            whole, whole_mb = traced(
+                lambda: [
+                    read_repository(store, project, name, infos.get(name.lower()))
+                    for project, name in targets
+                ]
+            )
             whole_equal = compute(whole, settings, now) == snapshot
             del whole
         del snapshot
@@ -392,12 +396,26 @@ def measure_split(
         "refresh_first_seconds": round(first, 3),
         "refresh_second_seconds": round(second, 3),
         "loaded_data_mb": round(held_mb, 1),
+        "whole_history_mb": None if whole_mb is None else round(whole_mb, 1),
         "loaded_items": items,
         "same_as_whole_history": whole_equal,
         "series": series,
         "openmetrics_bytes": len(rendered.openmetrics),
         "openmetrics_gzip_bytes": len(rendered.openmetrics_gzip),
     }
+
+
+def traced(read: Callable[[], T]) -> tuple[T, float]:
+    """What ``read`` returns, and the MB of Python objects it holds (tracemalloc: the
+    process's RSS says little once earlier work has left freed memory to reuse)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = read()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return result, held / 2**20
 
 
 def profile_refresh(store_path: Path, repositories: Sequence[str], top: int = 18) -> list[str]:
@@ -625,7 +643,9 @@ def report(results: dict[str, Any]) -> str:
         [
             "Recompute (load + compute + render), median of the split runs\n\n" + split,
             f"Snapshot of {one['store']['items']:,} items the same as from the whole history: "
-            + ("yes" if same else "NO"),
+            + ("yes" if same else "NO")
+            + f" (read: {one['loaded_data_mb']} MB of objects; the whole history"
+            + f" {one['whole_history_mb']} MB)",
             "healthexporter serve over the store (GitHub unreachable)\n\n" + memory,
             "Targets\n\n" + targets,
             "cProfile of one refresh, "
