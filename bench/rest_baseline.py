@@ -371,7 +371,8 @@ def report(result: dict[str, Any]) -> str:
         )
     floor = base["github"]
     notes = (
-        f"baseline searches: {base['searched']} (total_count), {base['unseen']:,} items "
+        f"baseline searches: {len(base['searched'])} queries matching "
+        f"{sum(base['searched'].values()):,} items, {base['unseen']:,} items "
         f"beyond the 1,000-result cap never seen; baseline GitHub floor: latency "
         f"{_duration(floor['latency_seconds'])}, core limit wait "
         f"{_duration(floor['core_limit_wait_seconds'])}, search limit wait "
