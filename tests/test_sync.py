@@ -354,3 +354,42 @@ def test_closing_an_item_does_not_refetch_commits_or_tags() -> None:
         assert stats["repository_shapes"] == {"issues+pullRequests": 1}  # no commits, tags
         stored = exporter.store.item("acme/widgets", issue.number)
         assert stored is not None and stored.state.value == "CLOSED"
+
+
+def test_short_timeline_pages_follow_items_and_a_poll_refetches_an_overflowing_timeline(
+    tmp_path: Path,
+) -> None:
+    """With 2 timeline entries a page, many items need further timeline pages for their first
+    response: they ride along in the next bundled queries and their pages wait for them. A poll
+    whose new activity on an item overflows one page fetches that item's timeline again from
+    its start, then as far as its first response."""
+    from healthexporter.simulator.dataset import SimTimelineEntry
+
+    dataset = generate("small")
+    repo = dataset.repository("acme", "widgets")
+    assert repo is not None
+    target = Target("acme", "acme/widgets")
+    settings = SyncSettings(timeline_page_size=2)
+    with simulator(dataset) as server, exporter_for(server, settings=settings) as exporter:
+        [report] = exporter.sync(target)
+        assert report.ok, report.errors
+        followed = server.stats()["repository_fields"]
+        assert followed.get("pullRequest", 0) + followed.get("issue", 0) >= 5
+        assert report.points == server.stats()["operations"]["Page"]  # 1 point a query
+        assert_store_matches(dataset, repo, exporter.store, "acme/widgets")
+
+        pull = next(i for i in repo.items if i.kind == "pull_request" and i.state == "OPEN")
+        new = [
+            SimTimelineEntry(f"IC_poll_{n}", "IssueComment", "someone-else", dataset.now, "NONE")
+            for n in range(3)
+        ]
+        for entry in new:
+            dataset.add_timeline_entry(repo, pull, entry)
+        server.reset_stats()
+        [polled] = exporter.sync(target)
+        assert polled.ok, polled.errors
+        assert server.stats()["repository_fields"].get("pullRequest", 0) >= 1
+        stored = exporter.store.item("acme/widgets", pull.number)
+        assert stored is not None
+        assert {e.id for e in new} <= {a.id for a in stored.activities}
+        assert_store_matches(dataset, repo, exporter.store, "acme/widgets")

@@ -45,14 +45,15 @@ from healthexporter.github import parse, queries
 from healthexporter.health.first_response import (
     Responders,
     ResponsePolicy,
-    clock_start,
     find_first_response,
 )
 from healthexporter.model import (
     Activity,
+    ActivityKind,
     Actor,
     ActorKind,
     Item,
+    ItemKind,
     SyncReport,
 )
 from healthexporter.paging import EPOCH
@@ -60,6 +61,9 @@ from healthexporter.progress import NoProgress, Progress
 from healthexporter.store import CachedResponse, PassKind, Store, Stream, StreamState
 
 log = logging.getLogger("healthexporter.sync")
+
+
+DRAFT_TRANSITIONS = frozenset({ActivityKind.READY_FOR_REVIEW, ActivityKind.CONVERT_TO_DRAFT})
 
 
 class BotCheck(Protocol):
@@ -412,10 +416,17 @@ class RepositorySync:
         """True when the fetched timeline already holds the item's first response under every
         policy a user may configure (health/first_response.py, the definition itself): the
         maintainers policy (which implies "anyone") and, when maintainers are listed, the list
-        policy. An item without a clock (a draft never ready) has nothing to find yet."""
+        policy.
+
+        A pull request's clock start is only known once its first draft transition is seen
+        (or its whole timeline): a ready-for-review further on would mean it was opened as a
+        draft, and its clock started then, after responses that seemed to count. So a pull
+        request whose fetched timeline has no draft transition is never settled early."""
+        if item.kind is ItemKind.PULL_REQUEST and not any(
+            a.kind in DRAFT_TRANSITIONS for a in activities
+        ):
+            return False
         item = replace(item, activities=tuple(sorted(activities, key=lambda a: (a.at, a.id))))
-        if clock_start(item) is None:
-            return True
 
         def is_bot(actor: Actor) -> bool:
             return self.bots.is_bot(actor.login, actor.kind)
