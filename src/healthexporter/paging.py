@@ -12,14 +12,15 @@ next queries, and its page waits (with the pages after it) until every such item
 
 from __future__ import annotations
 
+import functools
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from healthexporter.github import parse, queries
-from healthexporter.model import Activity, Commit, Item, ItemKind, Release, Tag
+from healthexporter.model import Activity, ActorKind, Commit, Item, ItemKind, Release, Tag
 from healthexporter.progress import Progress
 from healthexporter.store import Store, Stream, StreamState
 
@@ -29,6 +30,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MIN_ITEMS = 10
 # At most this many followed timelines in one query (each brings up to 100 nodes).
 MAX_FOLLOWS = 100
+# At most this many profiles ride in one query (as many as a profile query asks for).
+MAX_PROFILES = 100
 
 
 class Host(Protocol):
@@ -45,6 +48,9 @@ class Host(Protocol):
     def count(self, what: str, n: int) -> None: ...
 
     def settled(self, item: Item, activities: Sequence[Activity]) -> bool: ...
+
+    def saw(self, logins: Iterable[str]) -> None:
+        """Logins of people in what was just stored (their profiles may ride along)."""
 
     def finish_pass(self, state: StreamState) -> object: ...
 
@@ -132,6 +138,12 @@ class Pager:
 
     def finish(self) -> None:
         raise NotImplementedError
+
+
+def _people(items: Sequence[Item]) -> set[str]:
+    """Logins of the users (not bots, not deleted accounts) who wrote or acted on ``items``."""
+    actors = [i.author for i in items] + [a.actor for i in items for a in i.activities]
+    return {a.login for a in actors if a.kind is ActorKind.USER and a.login is not None}
 
 
 def _waiting(entry: Item | Follow) -> bool:
@@ -264,6 +276,7 @@ class ItemPager(Pager):
             if not self.full_pass and not items:
                 continue
             self.host.store.save_items(items, page.state)
+            self.host.saw(_people(items))
             if page.newest is not None and self.newest is not None:
                 self.newest = max(self.newest, page.newest)
             self.stored += len(items)
@@ -361,6 +374,7 @@ class CommitPager(Pager):
             # the watermark a pass leaves is the newest commit of its first page
             self.state = replace(self.state, pass_cursor=self.cursor, pass_high_water=self.newest)
         self.host.store.save_commits(commits, self.state)
+        self.host.saw(c.author_login for c in commits if c.author_login is not None)
         self.stored += len(commits)
         self.host.count("commits", len(commits))
         self.host.progress.update(
@@ -385,19 +399,26 @@ class Plan:
     parts: list[queries.Part] = field(default_factory=list)
     takers: list[Callable[[Mapping[str, Any]], None]] = field(default_factory=list)
     follow_aliases: set[str] = field(default_factory=set)
+    profiles: dict[str, str] = field(default_factory=dict)  # alias → login, at the root
 
     def add(self, part: queries.Part, taker: Callable[[Mapping[str, Any]], None]) -> None:
         self.parts.append(part)
         self.takers.append(taker)
 
 
-def plan(pagers: Sequence[Pager], page_size: int, settled: Callable[..., bool]) -> Plan:
+def plan(
+    pagers: Sequence[Pager],
+    page_size: int,
+    settled: Callable[..., bool],
+    profiles: Sequence[str] = (),
+) -> Plan:
     """Pack the next page of every pager that wants one, and the next timeline page of every
     followed item, into one query of at most ``queries.BUDGET_REQUESTS`` requests (1 point).
 
     Releases, tags and commits take one request a page at any size; followed timelines one
     each (at most ``MAX_FOLLOWS``, leaving every item stream ``MIN_ITEMS``); the item streams
-    share what is left (1 + 2n requests for n items), each at most ``page_size``."""
+    share what is left (1 + 2n requests for n items), each at most ``page_size``. Up to
+    ``MAX_PROFILES`` ``profiles`` (logins) ride along at the root: no connection, no cost."""
     out = Plan()
     fixed = [p for p in pagers if p.more and p.fixed]
     items = [p for p in pagers if p.more and not p.fixed]
@@ -416,10 +437,10 @@ def plan(pagers: Sequence[Pager], page_size: int, settled: Callable[..., bool]) 
         alias = f"t{index}"
         out.follow_aliases.add(alias)
 
-        def take(
-            repository: Mapping[str, Any], follow: Follow = follow, alias: str = alias
-        ) -> None:
-            follow.take(repository.get(alias), settled)
-
-        out.add(follow.part(alias), take)
+        out.add(follow.part(alias), functools.partial(_take_follow, follow, alias, settled))
+    if out.parts:
+        for index, login in enumerate(profiles[:MAX_PROFILES]):
+            alias = f"u{index}"
+            out.profiles[alias] = login
+            out.parts.append(queries.profile_part(login, prefix=alias))
     return out

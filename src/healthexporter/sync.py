@@ -23,7 +23,9 @@ Per repository and stream (pull requests, issues, releases, tags, commits):
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -156,6 +158,7 @@ class RepositorySync:
         progress: Progress,
         project: str,
         repository: str,
+        profiles: ProfileRider | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -170,6 +173,7 @@ class RepositorySync:
         self.page_size = settings.page_size
         self.timeline_size = settings.timeline_page_size
         self._pending_etags: list[CachedResponse] = []
+        self.profiles = profiles
 
     # --- what the pagers ask of this sync (paging.Host) -------------------------------------
     @property
@@ -182,9 +186,13 @@ class RepositorySync:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def saw(self, logins: Iterable[str]) -> None:
+        if self.profiles is not None:
+            self.profiles.saw(logins)
+
     # --- GitHub calls, counted ---------------------------------------------------------------
     def _graphql_page(self, page: paging.Plan) -> dict[str, Any] | None:
-        """One bundled GraphQL request for this repository, returning ``data.repository``.
+        """One bundled GraphQL request for this repository, returning ``data``.
 
         - A query GitHub killed after 10 s (502/504 that persisted through the client's retries)
           returns None after halving the page size (GitHub: "shrink the page"), down to 10
@@ -223,10 +231,9 @@ class RepositorySync:
                     continue
                 messages = "; ".join(str(e.get("message", e)) for e in errors[:3])
                 raise GraphQLError(f"{self.repository}: {messages}", errors=errors)
-            repository = result.data.get("repository")
-            if repository is None:
+            if result.data.get("repository") is None:
                 raise NotFoundError(f"{self.repository}: repository not found")
-            return dict(repository)
+            return dict(result.data)
 
     def _probe(self, path: str, params: Mapping[str, str] | None = None) -> tuple[bool, Any, Any]:
         """A conditional GET; returns (changed, body, the body stored from the last successful
@@ -274,6 +281,7 @@ class RepositorySync:
             releases=self.tally.counts.get("releases", 0),
             tags=self.tally.counts.get("tags", 0),
             commits=self.tally.counts.get("commits", 0),
+            users=self.tally.counts.get("users", 0),
             requests=self.tally.requests,
             points=self.tally.points,
             duration_seconds=round(time.monotonic() - started, 3),
@@ -328,12 +336,29 @@ class RepositorySync:
         """Advance every stream together, one bundled query (1 point) at a time."""
         pending = list(pagers)
         while pending:
-            page = paging.plan(pending, self.page_size, self.settled)
-            repository = self._graphql_page(page)
-            if repository is None:
+            riders = self.profiles.take(paging.MAX_PROFILES) if self.profiles else []
+            page = paging.plan(pending, self.page_size, self.settled, riders)
+            try:
+                data = self._graphql_page(page)
+            except BaseException:
+                if self.profiles is not None:
+                    self.profiles.give_back(riders)
+                raise
+            if data is None:
+                if self.profiles is not None:
+                    self.profiles.give_back(riders)
                 continue  # GitHub timed out: plan again with smaller pages
             for take in page.takers:
-                take(repository)
+                take(data["repository"])
+            if page.profiles:
+                now = self.clock.now()
+                self.store.save_users(
+                    [
+                        parse.parse_user(login, data.get(alias), now)
+                        for alias, login in page.profiles.items()
+                    ]
+                )
+                self.count("users", len(page.profiles))
             still = []
             for pager in pending:
                 pager.flush()
@@ -443,6 +468,43 @@ def _followed_gone(error: Mapping[str, Any], aliases: set[str]) -> bool:
     return error.get("type") == "NOT_FOUND" and len(path) >= 2 and path[1] in aliases
 
 
+class ProfileRider:
+    """Logins whose profile is missing or stale, handed to page queries to ride along at no
+    cost (``queries.profile_part``). Shared by a Syncer's repository syncs (thread-safe); a
+    login is handed out once per process. What did not ride — a sync that failed, logins seen
+    in a repository's last query — is fetched by ``fetch_profiles``, which reads the store."""
+
+    def __init__(self, store: Store, *, clock: Clock, refresh: timedelta) -> None:
+        self._store = store
+        self._clock = clock
+        self._refresh = refresh
+        self._lock = threading.Lock()
+        self._handled: set[str] | None = None  # lower-cased: fresh in the store, or queued
+        self._queue: deque[str] = deque()
+
+    def saw(self, logins: Iterable[str]) -> None:
+        with self._lock:
+            if self._handled is None:
+                fresh_since = self._clock.now() - self._refresh
+                self._handled = {
+                    login.lower()
+                    for login, user in self._store.users().items()
+                    if user.fetched_at >= fresh_since
+                }
+            for login in logins:
+                if login.lower() not in self._handled:
+                    self._handled.add(login.lower())
+                    self._queue.append(login)
+
+    def take(self, n: int) -> list[str]:
+        with self._lock:
+            return [self._queue.popleft() for _ in range(min(n, len(self._queue)))]
+
+    def give_back(self, logins: Sequence[str]) -> None:
+        with self._lock:
+            self._queue.extendleft(reversed(logins))
+
+
 def fetch_profiles(
     client: GitHubAPI, store: Store, *, clock: Clock, refresh: timedelta, limit: int = 1000
 ) -> tuple[int, int, int]:
@@ -532,6 +594,7 @@ class Syncer:
         self.clock = clock or SystemClock()
         self.progress = progress or NoProgress()
         self.max_workers = max_workers
+        self.profiles = ProfileRider(store, clock=self.clock, refresh=self.settings.profile_refresh)
 
     def targets(
         self, repositories: Iterable[Target], orgs: Iterable[tuple[str, OrgSelection]]
@@ -575,6 +638,7 @@ class Syncer:
             progress=self.progress,
             project=target.project,
             repository=target.repository,
+            profiles=self.profiles,
         ).run()
 
     def sync_all(

@@ -82,6 +82,7 @@ class Part:
     text: str
     variables: Mapping[str, tuple[str, Any]]
     requests: int
+    root: bool = False  # asked at the query's root, beside ``repository``
 
 
 def items_part(
@@ -223,9 +224,21 @@ def commits_part(*, first: int, after: str | None, since: str | None, prefix: st
     )
 
 
+def profile_part(login: str, *, prefix: str) -> Part:
+    """One login's profile (``repositoryOwner`` answers for users and organizations alike; a
+    bot or a deleted account answers null). No connection: 0 requests, so up to 100 of them
+    ride in a page query for nothing."""
+    text = f"""
+  {prefix}: repositoryOwner(login: ${prefix}Login) {{
+    __typename login ... on User {{ company }}
+  }}"""
+    return Part(text, {f"{prefix}Login": ("String!", login)}, 0, root=True)
+
+
 def page_query(name: str, parts: Sequence[Part]) -> tuple[str, dict[str, Any]]:
-    """One query asking for every part under ``repository(owner: $owner, name: $name)``;
-    returns the document and its variables (without ``owner``/``name``)."""
+    """One query asking for every part under ``repository(owner: $owner, name: $name)`` (and
+    the ``root`` parts beside it); returns the document and its variables (without
+    ``owner``/``name``)."""
     if not parts:
         raise ValueError("page_query needs at least one part")
     declared: dict[str, str] = {}
@@ -239,9 +252,10 @@ def page_query(name: str, parts: Sequence[Part]) -> tuple[str, dict[str, Any]]:
     params = ", ".join(
         ["$owner: String!", "$name: String!", *(f"${k}: {t}" for k, t in declared.items())]
     )
-    body = "".join(part.text for part in parts)
+    body = "".join(part.text for part in parts if not part.root)
+    beside = "".join(part.text for part in parts if part.root)
     document = (
-        f"query {name}({params}) {{\n  {RATE_LIMIT_FIELDS}\n"
+        f"query {name}({params}) {{\n  {RATE_LIMIT_FIELDS}{beside}\n"
         f"  repository(owner: $owner, name: $name) {{{body}\n  }}\n}}\n"
     )
     return document, values
@@ -291,6 +305,8 @@ def _examples() -> dict[str, str]:
         commits_part(first=100, after=None, since=None, prefix="com"),
         timeline_part("pullRequest", number=1, after="x", prefix="t0"),
         timeline_part("issue", number=2, after="y", prefix="t1"),
+        profile_part("octocat", prefix="u0"),
+        profile_part("hubot", prefix="u1"),
     ]  # fmt: skip
     out = {name: page_query(name, parts)[0] for name, parts in singles.items()}
     out["Page"] = page_query("Page", bundle)[0]
