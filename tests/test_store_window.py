@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -192,6 +193,21 @@ def test_earliest_contributions_by_lower_cased_login(store: SQLiteStore) -> None
     )
     assert store.earliest_contributions(REPO) == earliest_contributions(whole)
     assert store.earliest_contributions(REPO) == {"alice": ago(1000), "bob": ago(2000)}
+
+
+def test_reads_inside_reading_see_the_store_as_it_was_at_the_first(store: SQLiteStore) -> None:
+    """A sync committing while a computation reads a repository is seen by the next one."""
+    store.save_items([item(1, 10, 1, state=ItemState.OPEN)], STATE)
+    writer = threading.Thread(
+        target=store.save_items, args=([item(2, 10, 1, state=ItemState.OPEN)], STATE)
+    )
+    with store.reading():
+        before = store.items_since(REPO, SINCE)
+        writer.start()
+        writer.join()
+        assert store.items(REPO) == before
+        assert len(store.contributions_since(REPO, SINCE, NOW)) == 1  # #1's opening only
+    assert [i.number for i in store.items(REPO)] == [1, 2]
 
 
 def test_what_a_computation_reads_is_found_by_index(store: SQLiteStore) -> None:

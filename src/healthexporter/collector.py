@@ -83,15 +83,16 @@ def read_repository(
     store: Store, project: str, name: str, info: Repository | None
 ) -> RepositoryData:
     """Everything stored for one repository: what ``history`` computes past days from."""
-    return RepositoryData(
-        project=project,
-        repository=name,
-        info=info,
-        items=tuple(store.items(name)),
-        releases=tuple(store.releases(name)),
-        tags=tuple(store.tags(name)),
-        commits=tuple(store.commits(name)),
-    )
+    with store.reading():
+        return RepositoryData(
+            project=project,
+            repository=name,
+            info=info,
+            items=tuple(store.items(name)),
+            releases=tuple(store.releases(name)),
+            tags=tuple(store.tags(name)),
+            commits=tuple(store.commits(name)),
+        )
 
 
 def read_window(
@@ -109,23 +110,26 @@ def read_window(
     and each login's first item or commit. ``compute`` gives the numbers of the whole history
     from it (tests/test_windowed.py compares the two)."""
     since, contributions_since = settings.reach(now)
-    return RepositoryData(
-        project=project,
-        repository=name,
-        info=info,
-        items=tuple(store.items_since(name, since)),
-        releases=tuple(store.releases(name)),
-        tags=tuple(store.tags(name)),
-        commits=tuple(store.commits_since(name, since)),
-        history=StoredHistory(
-            now=now,
-            since=since,
-            contributions_since=contributions_since,
-            contributions=tuple(store.contributions_since(name, contributions_since, now)),
-            totals=tuple(store.contribution_totals(name, now)),
-            earliest=store.earliest_contributions(name),
-        ),
-    )
+    # one view of the store: the sums must agree with the contributions (a sync's sweep
+    # between two reads would leave a contributor without totals)
+    with store.reading():
+        return RepositoryData(
+            project=project,
+            repository=name,
+            info=info,
+            items=tuple(store.items_since(name, since)),
+            releases=tuple(store.releases(name)),
+            tags=tuple(store.tags(name)),
+            commits=tuple(store.commits_since(name, since)),
+            history=StoredHistory(
+                now=now,
+                since=since,
+                contributions_since=contributions_since,
+                contributions=tuple(store.contributions_since(name, contributions_since, now)),
+                totals=tuple(store.contribution_totals(name, now)),
+                earliest=store.earliest_contributions(name),
+            ),
+        )
 
 
 class Collector:

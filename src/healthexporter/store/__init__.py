@@ -9,6 +9,7 @@ resumes from the last committed page without losing or duplicating anything.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -122,6 +123,11 @@ class Store(Protocol):
         ...
 
     # --- reading (the health maths and the tests read through these) -----------------------
+    def reading(self) -> AbstractContextManager[None]:
+        """Several reads as one: inside, every read sees the store as it was at the first
+        (a computation's reads of one repository must agree with each other)."""
+        ...
+
     def item(self, repository: str, number: int) -> Item | None: ...
 
     def items(self, repository: str) -> list[Item]:

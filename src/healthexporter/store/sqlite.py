@@ -399,19 +399,32 @@ class SQLiteStore:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        """One read transaction, so that several queries see the same snapshot."""
+        """One read transaction, so that several queries see the same snapshot; inside
+        ``reading()``, that one's."""
+        if getattr(self._local, "reading", False):
+            yield self._connection()
+            return
         lock = self._write_lock if self._memory else _NO_LOCK
         with lock:
             connection = self._connection()
             try:
                 connection.execute("BEGIN")
+                self._local.reading = True
                 try:
                     yield connection
                 finally:
+                    self._local.reading = False
                     if connection.in_transaction:
                         connection.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot read store {self.path}: {exc}") from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Several reads of this thread as one: all see the store as it was at the first,
+        whatever a sync commits meanwhile (the next ``reading`` sees it). No writes inside."""
+        with self._reading():
+            yield
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         version = self._version(connection)
