@@ -159,3 +159,16 @@ def test_both_item_streams_and_the_rest_share_the_budget() -> None:
     assert firsts["prFirst"] == firsts["isFirst"] == 36  # (149 - 5) // 4
     assert firsts["relFirst"] == firsts["tagFirst"] == firsts["comFirst"] == 100
     assert points_of(page.parts) == (2 * 73 + 3, 1)
+
+
+def test_not_found_for_a_followed_item_or_a_riding_profile_spares_the_page() -> None:
+    from healthexporter.paging import Plan
+    from healthexporter.sync import _gone
+
+    page = Plan(follow_aliases={"t0"}, profiles={"u0": "ghost"})
+    gone = {"type": "NOT_FOUND", "message": "Could not resolve"}
+    assert _gone({**gone, "path": ["repository", "t0"]}, page)  # deleted while followed
+    assert _gone({**gone, "path": ["u0"]}, page)  # a login that no longer exists
+    assert not _gone({**gone, "path": ["repository"]}, page)  # the repository itself
+    assert not _gone({**gone, "path": ["repository", "t1"]}, page)
+    assert not _gone({"type": "FORBIDDEN", "path": ["u0"]}, page)

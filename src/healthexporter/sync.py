@@ -220,7 +220,7 @@ class RepositorySync:
             finally:
                 self.tally.requests += 1
             self.tally.points += result.cost or 0
-            errors = [e for e in result.errors if not _followed_gone(e, page.follow_aliases)]
+            errors = [e for e in result.errors if not _gone(e, page)]
             for error in errors:
                 if error.get("type") == "NOT_FOUND":
                     raise NotFoundError(f"{self.repository}: {error.get('message', 'not found')}")
@@ -462,10 +462,14 @@ class RepositorySync:
         return all(find_first_response(item, p, is_bot).responded_at for p in policies)
 
 
-def _followed_gone(error: Mapping[str, Any], aliases: set[str]) -> bool:
-    """A NOT_FOUND error about a followed item (``repository.t<n>``): it was deleted."""
+def _gone(error: Mapping[str, Any], page: paging.Plan) -> bool:
+    """A NOT_FOUND error about a followed item (``repository.t<n>``: deleted meanwhile) or a
+    riding profile (``u<n>``: a login that no longer exists). Either answers null, which is
+    handled; the rest of the page stands."""
     path = error.get("path") or []
-    return error.get("type") == "NOT_FOUND" and len(path) >= 2 and path[1] in aliases
+    if error.get("type") != "NOT_FOUND" or not path:
+        return False
+    return path[0] in page.profiles or (len(path) >= 2 and path[1] in page.follow_aliases)
 
 
 class ProfileRider:
