@@ -34,7 +34,8 @@ from healthexporter.model import (
     User,
 )
 from healthexporter.store import CachedResponse, PassKind, Store, Stream, StreamState
-from healthexporter.store.sqlite import SCHEMA_VERSION, SQLiteStore
+from healthexporter.store.schema import SCHEMA_VERSION
+from healthexporter.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
 REPO = "kube-rs/kube"
