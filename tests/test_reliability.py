@@ -45,7 +45,8 @@ from healthexporter.health.snapshot import HealthSettings, Window
 from healthexporter.model import SyncReport
 from healthexporter.runtime import github_usage
 from healthexporter.simulator.dataset import Dataset
-from healthexporter.simulator.generate import DEFAULT_NOW, evolve, generate
+from healthexporter.simulator.evolve import evolve
+from healthexporter.simulator.generate import DEFAULT_NOW, generate
 from healthexporter.simulator.server import SimulatorServer
 from healthexporter.store.sqlite import SQLiteStore
 from healthexporter.sync import Syncer, Target

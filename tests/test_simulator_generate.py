@@ -21,11 +21,11 @@ from healthexporter.simulator.dataset import (
     SimItem,
     SimRepository,
 )
+from healthexporter.simulator.evolve import evolve
 from healthexporter.simulator.generate import (
     BOT_ACCOUNTS,
     DEFAULT_NOW,
     MAINTAINER_ASSOCIATIONS,
-    evolve,
     generate,
     parse_spec,
 )

@@ -671,9 +671,9 @@ def test_control_endpoints_set_faults(server: SimulatorServer, client: httpx.Cli
 
 
 def test_evolve_endpoint(server: SimulatorServer, client: httpx.Client) -> None:
-    generate = pytest.importorskip("healthexporter.simulator.generate")
-    if not hasattr(generate, "evolve"):
-        pytest.skip("generate.evolve has not landed")
+    evolve = pytest.importorskip("healthexporter.simulator.evolve")
+    if not hasattr(evolve, "evolve"):
+        pytest.skip("evolve.evolve has not landed")
     before = server.dataset.version
     answer = client.post("/_simulator/evolve", json={"seed": 3, "advance": 3600, "new_items": 2})
     assert answer.status_code == 200, answer.text

@@ -17,7 +17,8 @@ from healthexporter.clock import FakeClock
 from healthexporter.health.first_response import Responders, ResponsePolicy, first_response
 from healthexporter.model import Actor, ActorKind, ItemKind
 from healthexporter.simulator.dataset import Dataset, SimItem, SimRepository
-from healthexporter.simulator.generate import evolve, generate
+from healthexporter.simulator.evolve import evolve
+from healthexporter.simulator.generate import generate
 from healthexporter.store.sqlite import SQLiteStore
 from healthexporter.sync import OrgSelection, SyncSettings, Target
 

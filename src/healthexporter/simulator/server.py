@@ -264,14 +264,14 @@ class SimulatorServer:
             self._core_charged = 0
 
     def evolve(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """Run ``generate.evolve`` on the dataset; ``advance`` may be given in seconds."""
-        from healthexporter.simulator import generate
+        """Run ``evolve.evolve`` on the dataset; ``advance`` may be given in seconds."""
+        from healthexporter.simulator import evolve
 
         kwargs = dict(arguments)
         if isinstance(kwargs.get("advance"), int | float):
             kwargs["advance"] = timedelta(seconds=kwargs["advance"])
         with self.dataset.lock:
-            summary = generate.evolve(self.dataset, **kwargs)
+            summary = evolve.evolve(self.dataset, **kwargs)
         if dataclasses.is_dataclass(summary) and not isinstance(summary, type):
             result: dict[str, Any] = dataclasses.asdict(summary)
         else:
