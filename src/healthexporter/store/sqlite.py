@@ -19,35 +19,29 @@ the process and ``BEGIN IMMEDIATE`` between processes (a ``healthexporter sync``
 server), with a busy timeout for the latter. Every ``save_*`` is exactly one transaction. An
 in-memory store (``":memory:"``, for tests) is one connection, and every call takes the lock.
 
-Times are stored as ISO-8601 UTC text with microseconds (``2026-01-05T09:00:00.000001+00:00``):
-fixed width, so SQL comparisons and ``ORDER BY`` are chronological, readable in the ``sqlite3``
-shell, and read back as the same timezone-aware datetimes.
+The schema is in ``store/schema.py``; rows become domain objects in ``store/rows.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from healthexporter.errors import StoreError
 from healthexporter.model import (
     Activity,
-    ActivityKind,
-    Actor,
     ActorKind,
     Commit,
     Item,
     ItemKind,
-    ItemState,
     Release,
     Repository,
     SyncReport,
@@ -55,6 +49,19 @@ from healthexporter.model import (
     User,
 )
 from healthexporter.store import CachedResponse, PassKind, Stream, StreamState
+from healthexporter.store.rows import (
+    ACTOR_KINDS,
+    CONTRIBUTION_KINDS,
+    Shared,
+    commit_from_row,
+    load_items,
+    maybe_actor_kind,
+    maybe_parse_time,
+    maybe_time_text,
+    parse_report,
+    parse_time,
+    time_text,
+)
 from healthexporter.store.schema import migrate
 
 BUSY_TIMEOUT_MS = 30_000  # another process holding the write lock (e.g. a long reconcile page)
@@ -130,40 +137,8 @@ _DUMP_QUERIES = {
     "users": "SELECT login, kind, company FROM users ORDER BY login",
 }
 
-_ACTIVITY_KINDS = {kind.value: kind for kind in ActivityKind}
-_CONTRIBUTION_KINDS = {
-    kind: kind for kind in ("pull_request", "issue", "commit", "review", "comment")
-}
-_ACTOR_KINDS = {kind.value: kind for kind in ActorKind}
-_ITEM_KINDS = {kind.value: kind for kind in ItemKind}
-_ITEM_STATES = {state.value: state for state in ItemState}
 _ITEM_STREAMS = {Stream.PULL_REQUESTS: ItemKind.PULL_REQUEST, Stream.ISSUES: ItemKind.ISSUE}
 _REF_TABLES = {Stream.RELEASES: "releases", Stream.TAGS: "tags", Stream.COMMITS: "commits"}
-
-
-def _time(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: the store keeps timezone-aware UTC times")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(timespec="microseconds")
-
-
-def _maybe_time(value: datetime | None) -> str | None:
-    return None if value is None else _time(value)
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _maybe_parse_time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _actor_kind(text: str | None) -> ActorKind | None:
-    """An actor kind; None for a commit author identity that is no account."""
-    return None if text is None else _ACTOR_KINDS[text]
 
 
 class SQLiteStore:
@@ -316,8 +291,8 @@ class SQLiteStore:
                     repository.is_archived,
                     repository.is_fork,
                     repository.is_empty,
-                    _time(repository.created_at),
-                    _maybe_time(repository.pushed_at),
+                    time_text(repository.created_at),
+                    maybe_time_text(repository.pushed_at),
                 ),
             )
 
@@ -338,8 +313,8 @@ class SQLiteStore:
                     is_archived=bool(is_archived),
                     is_fork=bool(is_fork),
                     is_empty=bool(is_empty),
-                    created_at=_parse_time(created_at),
-                    pushed_at=_maybe_parse_time(pushed_at),
+                    created_at=parse_time(created_at),
+                    pushed_at=maybe_parse_time(pushed_at),
                 ),
             )
             for (project, full_name, node_id, default_branch, is_archived, is_fork, is_empty,
@@ -361,12 +336,12 @@ class SQLiteStore:
         return StreamState(
             repository=stored_name,
             stream=stream,
-            watermark=_maybe_parse_time(watermark),
+            watermark=maybe_parse_time(watermark),
             pass_kind=None if pass_kind is None else PassKind(pass_kind),
             pass_cursor=cursor,
-            pass_high_water=_maybe_parse_time(high_water),
+            pass_high_water=maybe_parse_time(high_water),
             generation=generation,
-            last_full_pass_at=_maybe_parse_time(last_full),
+            last_full_pass_at=maybe_parse_time(last_full),
         )
 
     def save_stream_state(self, state: StreamState) -> None:
@@ -397,10 +372,10 @@ class SQLiteStore:
                         item.number,
                         item.kind.value,
                         item.state.value,
-                        _time(item.created_at),
-                        _time(item.updated_at),
-                        _maybe_time(item.closed_at),
-                        _maybe_time(item.merged_at),
+                        time_text(item.created_at),
+                        time_text(item.updated_at),
+                        maybe_time_text(item.closed_at),
+                        maybe_time_text(item.merged_at),
                         item.is_draft,
                         item.author.login,
                         item.author.kind.value,
@@ -445,12 +420,12 @@ class SQLiteStore:
 
     def item(self, repository: str, number: int) -> Item | None:
         with self._reading() as connection:
-            found = _load_items(connection, repository, "?2", [number])
+            found = load_items(connection, repository, "?2", [number])
         return found[0] if found else None
 
     def items(self, repository: str) -> list[Item]:
         with self._reading() as connection:
-            return _load_items(connection, repository)
+            return load_items(connection, repository)
 
     def items_since(self, repository: str, since: datetime) -> list[Item]:
         """Every open item, and every item changed at or after ``since``, with all its
@@ -465,7 +440,7 @@ class SQLiteStore:
         """
         with self._reading() as connection:
             changed = WINDOW_QUERIES["changed_items"]
-            return _load_items(connection, repository, changed, [_time(since)])
+            return load_items(connection, repository, changed, [time_text(since)])
 
     # --- releases, tags, commits ------------------------------------------------------------
     def save_releases(self, releases: Sequence[Release], state: StreamState) -> None:
@@ -482,8 +457,8 @@ class SQLiteStore:
                     (
                         release.repository,
                         release.tag_name,
-                        _time(release.created_at),
-                        _maybe_time(release.published_at),
+                        time_text(release.created_at),
+                        maybe_time_text(release.published_at),
                         release.is_prerelease,
                         release.is_draft,
                         state.generation,
@@ -506,7 +481,7 @@ class SQLiteStore:
                         tag.repository,
                         tag.name,
                         tag.commit_oid,
-                        _time(tag.tagged_at),
+                        time_text(tag.tagged_at),
                         state.generation,
                     )
                     for tag in tags
@@ -529,8 +504,8 @@ class SQLiteStore:
                     (
                         commit.repository,
                         commit.oid,
-                        _time(commit.committed_at),
-                        _time(commit.authored_at),
+                        time_text(commit.committed_at),
+                        time_text(commit.authored_at),
                         commit.author_login,
                         commit.author_identity,
                         state.generation,
@@ -549,7 +524,7 @@ class SQLiteStore:
                 (repository,),
             ).fetchall()
         return [
-            Release(name, tag, _parse_time(created), _maybe_parse_time(published),
+            Release(name, tag, parse_time(created), maybe_parse_time(published),
                     bool(prerelease), bool(draft))
             for name, tag, created, published, prerelease, draft in rows
         ]  # fmt: skip
@@ -562,7 +537,7 @@ class SQLiteStore:
                    WHERE repository = ? ORDER BY tagged_at, name""",
                 (repository,),
             ).fetchall()
-        return [Tag(repo, name, oid, _parse_time(at)) for repo, name, oid, at in rows]
+        return [Tag(repo, name, oid, parse_time(at)) for repo, name, oid, at in rows]
 
     def commits(self, repository: str) -> list[Commit]:
         """Oldest first (by commit date, then oid)."""
@@ -573,21 +548,15 @@ class SQLiteStore:
                    FROM commits WHERE repository = ? ORDER BY committed_at, oid""",
                 (repository,),
             ).fetchall()
-        return [
-            Commit(repo, oid, _parse_time(committed), _parse_time(authored), login, identity)
-            for repo, oid, committed, authored, login, identity in rows
-        ]
+        return [commit_from_row(row) for row in rows]
 
     def commits_since(self, repository: str, since: datetime) -> list[Commit]:
         """Commits committed at or after ``since``, oldest first (by commit date, then oid)."""
         with self._reading() as connection:
             rows = connection.execute(
-                WINDOW_QUERIES["commits_since"], (repository, _time(since))
+                WINDOW_QUERIES["commits_since"], (repository, time_text(since))
             ).fetchall()
-        return [
-            Commit(repo, oid, _parse_time(committed), _parse_time(authored), login, identity)
-            for repo, oid, committed, authored, login, identity in rows
-        ]
+        return [commit_from_row(row) for row in rows]
 
     # --- contributions, for the numbers that look back past what a computation loads -------
     def contributions_since(
@@ -602,11 +571,11 @@ class SQLiteStore:
         with self._reading() as connection:
             rows = connection.execute(
                 WINDOW_QUERIES["contributions_since"],
-                (repository, _time(since), _time(before)),
+                (repository, time_text(since), time_text(before)),
             ).fetchall()
-        share = _Shared()  # one string per login: the rows outlive the read (by repository)
+        share = Shared()  # one string per login: the rows outlive the read (by repository)
         return [
-            (share(login), _actor_kind(kind), _CONTRIBUTION_KINDS[contribution], _parse_time(at))
+            (share(login), maybe_actor_kind(kind), CONTRIBUTION_KINDS[contribution], parse_time(at))
             for login, kind, contribution, at in rows
         ]
 
@@ -618,11 +587,11 @@ class SQLiteStore:
         kind of contribution; the sums and the earliest are theirs."""
         with self._reading() as connection:
             rows = connection.execute(
-                WINDOW_QUERIES["contribution_totals"], (repository, _time(before))
+                WINDOW_QUERIES["contribution_totals"], (repository, time_text(before))
             ).fetchall()
-        share = _Shared()
+        share = Shared()
         return [
-            (share(login), _actor_kind(kind), count, _parse_time(first))
+            (share(login), maybe_actor_kind(kind), count, parse_time(first))
             for login, kind, count, first in rows
         ]
 
@@ -635,7 +604,7 @@ class SQLiteStore:
             ).fetchall()
         earliest: dict[str, datetime] = {}
         for login, first in rows:
-            key, at = login.lower(), _parse_time(first)
+            key, at = login.lower(), parse_time(first)
             earliest[key] = min(at, earliest.get(key, at))
         return earliest
 
@@ -676,14 +645,14 @@ class SQLiteStore:
                    ON CONFLICT (login) DO UPDATE SET
                        login = excluded.login, kind = excluded.kind,
                        company = excluded.company, fetched_at = excluded.fetched_at""",
-                [(u.login, u.kind.value, u.company, _time(u.fetched_at)) for u in users],
+                [(u.login, u.kind.value, u.company, time_text(u.fetched_at)) for u in users],
             )
 
     def users(self) -> dict[str, User]:
         with self._reading() as connection:
             rows = connection.execute("SELECT login, kind, company, fetched_at FROM users")
             return {
-                login.lower(): User(login, _ACTOR_KINDS[kind], company, _parse_time(fetched))
+                login.lower(): User(login, ACTOR_KINDS[kind], company, parse_time(fetched))
                 for login, kind, company, fetched in rows
             }
 
@@ -706,7 +675,7 @@ class SQLiteStore:
                    GROUP BY lower(actors.login)
                    ORDER BY users.fetched_at IS NOT NULL, users.fetched_at, lower(actors.login)
                    LIMIT ?""",
-                (_time(stale_before), limit),
+                (time_text(stale_before), limit),
             ).fetchall()
         return [login for login, _ in rows]
 
@@ -732,7 +701,7 @@ class SQLiteStore:
         """Keeps the report if it is the repository's newest (reports of concurrent or
         clock-skewed runs never replace a newer one)."""
         text = json.dumps(dataclasses.asdict(report), ensure_ascii=False)
-        finished = _time(finished_at)
+        finished = time_text(finished_at)
         with self._writing(f"{report.repository} sync report") as connection:
             connection.execute(
                 """INSERT INTO sync_reports (repository, finished_at, report, last_success_at)
@@ -753,14 +722,14 @@ class SQLiteStore:
             rows = connection.execute(
                 "SELECT repository, report, finished_at FROM sync_reports"
             ).fetchall()
-        return {name: (_report(text), _parse_time(finished)) for name, text, finished in rows}
+        return {name: (parse_report(text), parse_time(finished)) for name, text, finished in rows}
 
     def last_successful_sync(self, repository: str) -> datetime | None:
         with self._reading() as connection:
             row = connection.execute(
                 "SELECT last_success_at FROM sync_reports WHERE repository = ?", (repository,)
             ).fetchone()
-        return None if row is None else _maybe_parse_time(row[0])
+        return None if row is None else maybe_parse_time(row[0])
 
     # --- housekeeping -----------------------------------------------------------------------
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
@@ -840,12 +809,12 @@ def _write_state(connection: sqlite3.Connection, state: StreamState) -> None:
         (
             state.repository,
             state.stream.value,
-            _maybe_time(state.watermark),
+            maybe_time_text(state.watermark),
             None if state.pass_kind is None else state.pass_kind.value,
             state.pass_cursor,
-            _maybe_time(state.pass_high_water),
+            maybe_time_text(state.pass_high_water),
             state.generation,
-            _maybe_time(state.last_full_pass_at),
+            maybe_time_text(state.last_full_pass_at),
         ),
     )
 
@@ -872,7 +841,7 @@ def _merge_activities(
                 activity.kind.value,
                 activity.actor.login,
                 activity.actor.kind.value,
-                _time(activity.at),
+                time_text(activity.at),
                 activity.association,
                 activity.review_state,
                 generation,
@@ -880,117 +849,3 @@ def _merge_activities(
             for item, activity in activities
         ],
     )
-
-
-def _load_items(
-    connection: sqlite3.Connection,
-    repository: str,
-    numbers: str | None = None,
-    numbers_params: Sequence[object] = (),
-) -> list[Item]:
-    """The repository's items — those whose number ``numbers`` selects (SQL; its parameters
-    are numbered from ?2, after the repository's ?1), or all — with labels and activities: one
-    query per table, assembled here (not a query per item: a large repository has 100,000+
-    items). The loops are written for speed (local names, one ``Actor`` per distinct actor):
-    kubernetes has 600,000 activities."""
-    where = "repository = ?1" if numbers is None else f"repository = ?1 AND number IN ({numbers})"
-    params: list[object] = [repository, *numbers_params]
-    parse_time = datetime.fromisoformat
-    actors: dict[tuple[str | None, str], Actor] = {}
-    actor_kinds, activity_kinds = _ACTOR_KINDS, _ACTIVITY_KINDS
-    share = _Shared()  # associations, review states: a handful of values, each read per row
-
-    labels: dict[int, tuple[str, ...]] = {}
-    rows = connection.execute(
-        f"SELECT number, label FROM item_labels WHERE {where} ORDER BY number, label", params
-    )
-    for item_number, group in itertools.groupby(rows, key=_first):
-        labels[item_number] = tuple(label for _, label in group)
-
-    activities: dict[int, tuple[Activity, ...]] = {}
-    rows = connection.execute(
-        f"""SELECT number, id, kind, actor_login, actor_kind, at, association, review_state
-            FROM activities WHERE {where} ORDER BY number, at, id""",
-        params,
-    )
-    for item_number, group in itertools.groupby(rows, key=_first):
-        timeline = []
-        for _, id_, kind, login, actor_kind, at, association, review_state in group:
-            actor = actors.get((login, actor_kind))
-            if actor is None:
-                actor = actors[(login, actor_kind)] = Actor(login, actor_kinds[actor_kind])
-            timeline.append(
-                Activity(
-                    id_,
-                    activity_kinds[kind],
-                    actor,
-                    parse_time(at),
-                    share(association),
-                    share(review_state),
-                )
-            )
-        activities[item_number] = tuple(timeline)
-
-    items = []
-    rows = connection.execute(
-        f"""SELECT repository, number, kind, state, created_at, updated_at, closed_at,
-                   merged_at, is_draft, author_login, author_kind, author_association,
-                   activity_cursor
-            FROM items WHERE {where} ORDER BY number""",
-        params,
-    )
-    for (name, item_number, kind, state, created, updated, closed, merged, draft,
-         author_login, author_kind, association, cursor) in rows:  # fmt: skip
-        author = actors.get((author_login, author_kind))
-        if author is None:
-            author = actors[(author_login, author_kind)] = Actor(
-                author_login, actor_kinds[author_kind]
-            )
-        items.append(
-            Item(
-                repository=name,
-                number=item_number,
-                kind=_ITEM_KINDS[kind],
-                state=_ITEM_STATES[state],
-                created_at=parse_time(created),
-                updated_at=parse_time(updated),
-                author=author,
-                author_association=share(association),
-                closed_at=None if closed is None else parse_time(closed),
-                merged_at=None if merged is None else parse_time(merged),
-                is_draft=bool(draft),
-                labels=labels.get(item_number, ()),
-                activities=activities.get(item_number, ()),
-                activity_cursor=cursor,
-            )
-        )
-    return items
-
-
-def _first(row: tuple[Any, ...]) -> Any:
-    return row[0]
-
-
-class _Shared:
-    """One object per distinct text read: SQLite gives each row its own copy, and values
-    repeated over many rows (logins, associations) would otherwise be held once per row."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str | None, str | None] = {}
-
-    @overload
-    def __call__(self, text: str) -> str: ...
-    @overload
-    def __call__(self, text: None) -> None: ...
-    @overload
-    def __call__(self, text: str | None) -> str | None: ...
-    def __call__(self, text: str | None) -> str | None:
-        return self._seen.setdefault(text, text)
-
-
-def _report(text: str) -> SyncReport:
-    data = json.loads(text)
-    known = {f.name for f in dataclasses.fields(SyncReport)}
-    fields = {key: value for key, value in data.items() if key in known}
-    fields["errors"] = tuple(fields.get("errors", ()))
-    return SyncReport(**fields)
