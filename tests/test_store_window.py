@@ -30,7 +30,8 @@ from healthexporter.model import (
     ItemState,
 )
 from healthexporter.store import Stream, StreamState
-from healthexporter.store.sqlite import WINDOW_QUERIES, SQLiteStore
+from healthexporter.store.sqlite import SQLiteStore
+from healthexporter.store.window import WINDOW_QUERIES
 
 REPO = "o/r"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

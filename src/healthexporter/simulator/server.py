@@ -39,7 +39,7 @@ from typing import IO, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from healthexporter.simulator import faults as github_faults
-from healthexporter.simulator import rest
+from healthexporter.simulator import rest, rest_shapes
 from healthexporter.simulator.dataset import Dataset, format_time
 from healthexporter.simulator.faults import FaultPlan, FaultRule
 from healthexporter.simulator.ratelimit import Bucket, Buckets, BucketSnapshot
@@ -398,7 +398,7 @@ class SimulatorServer:
                     name: self.buckets.get(token, name).snapshot()
                     for name in ("core", "graphql", "search")
                 }
-                answer = self._json(200, rest.rate_limit_json(snapshots), snapshots["core"])
+                answer = self._json(200, rest_shapes.rate_limit_json(snapshots), snapshots["core"])
                 self._finish(
                     handler, exchange, self._conditional(handler, exchange, answer, None, None)
                 )
@@ -477,7 +477,7 @@ class SimulatorServer:
         login = self.token_logins.get(token, "sim-user")
         with self.dataset.lock:
             return rest.RestResponse(
-                200, rest.authenticated_user_json(login, self.dataset, request)
+                200, rest_shapes.authenticated_user_json(login, self.dataset, request)
             )
 
     def _primary_limited(self, core: Bucket, token: str) -> _Answer:

@@ -128,7 +128,7 @@ MIGRATIONS: list[list[str]] = [
     # What a computation reads (the ``WINDOW_QUERIES``): the open items and what changed in
     # the longest window by index rather than by a scan of the whole history, and per-person
     # sums from covering indexes (``activities_by_actor`` holds the contributing activities
-    # only: its WHERE is ``_CONTRIBUTING``, which a query must repeat for SQLite to use it).
+    # only: its WHERE is ``window._CONTRIBUTING``, which a query must repeat for SQLite to use it).
     [
         "CREATE INDEX items_by_state ON items (repository, state)",
         "CREATE INDEX items_by_update ON items (repository, updated_at)",

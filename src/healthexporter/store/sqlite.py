@@ -19,7 +19,8 @@ the process and ``BEGIN IMMEDIATE`` between processes (a ``healthexporter sync``
 server), with a busy timeout for the latter. Every ``save_*`` is exactly one transaction. An
 in-memory store (``":memory:"``, for tests) is one connection, and every call takes the lock.
 
-The schema is in ``store/schema.py``; rows become domain objects in ``store/rows.py``.
+The schema is in ``store/schema.py``; rows become domain objects in ``store/rows.py``; the
+reads of a computation's window are in ``store/window.py``.
 """
 
 from __future__ import annotations
@@ -48,14 +49,11 @@ from healthexporter.model import (
     Tag,
     User,
 )
-from healthexporter.store import CachedResponse, PassKind, Stream, StreamState
+from healthexporter.store import CachedResponse, PassKind, Stream, StreamState, window
 from healthexporter.store.rows import (
     ACTOR_KINDS,
-    CONTRIBUTION_KINDS,
-    Shared,
     commit_from_row,
     load_items,
-    maybe_actor_kind,
     maybe_parse_time,
     maybe_time_text,
     parse_report,
@@ -65,57 +63,6 @@ from healthexporter.store.rows import (
 from healthexporter.store.schema import migrate
 
 BUSY_TIMEOUT_MS = 30_000  # another process holding the write lock (e.g. a long reconcile page)
-
-# Activities that are contributions (``health.contributors``): comments, and reviews submitted.
-_CONTRIBUTING = (
-    "actor_login IS NOT NULL"
-    " AND (kind = 'comment' OR (kind = 'review' AND review_state IS NOT 'PENDING'))"
-)
-# A commit's author: the linked account (a user, as far as GitHub says), else the identity.
-_COMMIT_AUTHOR = (
-    "coalesce(author_login, author_identity), CASE WHEN author_login IS NOT NULL THEN 'User' END"
-)
-
-# What a computation reads of a repository (``items_since`` and the methods after it), each
-# an index search (tests/test_store_window.py checks the plans). ?1 is the repository.
-WINDOW_QUERIES = {
-    # the numbers of the items open, or changed at or after ?2
-    "changed_items": """SELECT number FROM items WHERE repository = ?1 AND state = 'OPEN'
-        UNION SELECT number FROM items WHERE repository = ?1 AND updated_at >= ?2
-        UNION SELECT number FROM activities WHERE repository = ?1 AND at >= ?2""",
-    "commits_since": """SELECT repository, oid, committed_at, authored_at, author_login,
-            author_identity
-        FROM commits WHERE repository = ?1 AND committed_at >= ?2
-        ORDER BY committed_at, oid""",
-    # contributions at ?2 <= at < ?3 (an item's created_at is never after its updated_at)
-    "contributions_since": f"""SELECT author_login, author_kind, kind, created_at FROM items
-        WHERE repository = ?1 AND updated_at >= ?2 AND author_login IS NOT NULL
-            AND created_at >= ?2 AND created_at < ?3
-        UNION ALL
-        SELECT actor_login, actor_kind, kind, at FROM activities
-        WHERE repository = ?1 AND at >= ?2 AND at < ?3 AND {_CONTRIBUTING}
-        UNION ALL
-        SELECT {_COMMIT_AUTHOR}, 'commit', authored_at FROM commits
-        WHERE repository = ?1 AND authored_at >= ?2 AND authored_at < ?3""",
-    # per actor: contributions before ?2, and the first one's time ("+at": by actor, not time)
-    "contribution_totals": f"""SELECT author_login, author_kind, count(*), min(created_at)
-        FROM items WHERE repository = ?1 AND author_login IS NOT NULL AND created_at < ?2
-        GROUP BY author_login, author_kind
-        UNION ALL
-        SELECT actor_login, actor_kind, count(*), min(at) FROM activities
-        WHERE repository = ?1 AND +at < ?2 AND {_CONTRIBUTING}
-        GROUP BY actor_login, actor_kind
-        UNION ALL
-        SELECT {_COMMIT_AUTHOR}, count(*), min(authored_at) FROM commits
-        WHERE repository = ?1 AND authored_at < ?2
-        GROUP BY author_login, author_identity""",
-    # per login: the first item (created) or default-branch commit (committed)
-    "earliest_contributions": """SELECT author_login, min(created_at) FROM items
-        WHERE repository = ?1 AND author_login IS NOT NULL GROUP BY author_login
-        UNION ALL
-        SELECT author_login, min(committed_at) FROM commits
-        WHERE repository = ?1 AND author_login IS NOT NULL GROUP BY author_login""",
-}
 
 # Columns of the GitHub data in ``dump()``: everything but the sync bookkeeping (generations).
 _DUMP_QUERIES = {
@@ -439,8 +386,7 @@ class SQLiteStore:
         item again.
         """
         with self._reading() as connection:
-            changed = WINDOW_QUERIES["changed_items"]
-            return load_items(connection, repository, changed, [time_text(since)])
+            return window.items_since(connection, repository, since)
 
     # --- releases, tags, commits ------------------------------------------------------------
     def save_releases(self, releases: Sequence[Release], state: StreamState) -> None:
@@ -553,10 +499,7 @@ class SQLiteStore:
     def commits_since(self, repository: str, since: datetime) -> list[Commit]:
         """Commits committed at or after ``since``, oldest first (by commit date, then oid)."""
         with self._reading() as connection:
-            rows = connection.execute(
-                WINDOW_QUERIES["commits_since"], (repository, time_text(since))
-            ).fetchall()
-        return [commit_from_row(row) for row in rows]
+            return window.commits_since(connection, repository, since)
 
     # --- contributions, for the numbers that look back past what a computation loads -------
     def contributions_since(
@@ -569,15 +512,7 @@ class SQLiteStore:
         ``author_identity`` for a login. Deleted accounts (no login) are left out; bots are
         not (the maths tells them apart). ``health.contributors`` has the definition."""
         with self._reading() as connection:
-            rows = connection.execute(
-                WINDOW_QUERIES["contributions_since"],
-                (repository, time_text(since), time_text(before)),
-            ).fetchall()
-        share = Shared()  # one string per login: the rows outlive the read (by repository)
-        return [
-            (share(login), maybe_actor_kind(kind), CONTRIBUTION_KINDS[contribution], parse_time(at))
-            for login, kind, contribution, at in rows
-        ]
+            return window.contributions_since(connection, repository, since, before)
 
     def contribution_totals(
         self, repository: str, before: datetime
@@ -586,27 +521,13 @@ class SQLiteStore:
         contributions before ``before``, and when the first was. An actor may appear once per
         kind of contribution; the sums and the earliest are theirs."""
         with self._reading() as connection:
-            rows = connection.execute(
-                WINDOW_QUERIES["contribution_totals"], (repository, time_text(before))
-            ).fetchall()
-        share = Shared()
-        return [
-            (share(login), maybe_actor_kind(kind), count, parse_time(first))
-            for login, kind, count, first in rows
-        ]
+            return window.contribution_totals(connection, repository, before)
 
     def earliest_contributions(self, repository: str) -> dict[str, datetime]:
         """Each lower-cased login's first item (by ``created_at``) or default-branch commit (by
         ``committed_at``), whenever it was: the first-timer rule's look at stored history."""
         with self._reading() as connection:
-            rows = connection.execute(
-                WINDOW_QUERIES["earliest_contributions"], (repository,)
-            ).fetchall()
-        earliest: dict[str, datetime] = {}
-        for login, first in rows:
-            key, at = login.lower(), parse_time(first)
-            earliest[key] = min(at, earliest.get(key, at))
-        return earliest
+            return window.earliest_contributions(connection, repository)
 
     def sweep(self, repository: str, stream: Stream, generation: int) -> int:
         with self._writing(f"{repository} {stream} sweep") as connection:
