@@ -6,21 +6,11 @@ path is bulk upserts of a page of items with their activities. ``executemany`` o
 tracking per row and hide the one thing that matters here, which statements run in which
 transaction.
 
-Durability: the database runs in WAL mode with ``synchronous=NORMAL``. A process killed at any
-moment loses nothing committed (the WAL is written before COMMIT returns); a power loss may
-lose the last few transactions but never corrupts the file. Losing the last pages is harmless
-here, because each page is committed together with the stream state that says how far the sync
-got: after a power loss the sync simply resumes from an older cursor.
-
-Threads: several sync workers and the web server's reader share one store. Each thread gets
-its own connection (``threading.local``), so readers see a consistent snapshot without waiting
-for writers (WAL lets readers and one writer run at once). Writes are serialized by one lock in
-the process and ``BEGIN IMMEDIATE`` between processes (a ``healthexporter sync`` run beside the
-server), with a busy timeout for the latter. Every ``save_*`` is exactly one transaction. An
-in-memory store (``":memory:"``, for tests) is one connection, and every call takes the lock.
-
-The schema is in ``store/schema.py``; rows become domain objects in ``store/rows.py``; the
-reads of a computation's window are in ``store/window.py``.
+The parts: connections and transactions, and what they guarantee when a process dies or
+threads share the store, in ``store/connections.py``; the schema in ``store/schema.py``; rows
+as domain objects in ``store/rows.py``; the reads of a computation's window in
+``store/window.py``. This module holds the rest of the ``Store``: the statements of each
+``save_*`` and of the plain reads.
 """
 
 from __future__ import annotations
@@ -29,7 +19,6 @@ import dataclasses
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -50,6 +39,7 @@ from healthexporter.model import (
     User,
 )
 from healthexporter.store import CachedResponse, PassKind, Stream, StreamState, window
+from healthexporter.store.connections import Connections
 from healthexporter.store.rows import (
     ACTOR_KINDS,
     commit_from_row,
@@ -60,9 +50,6 @@ from healthexporter.store.rows import (
     parse_time,
     time_text,
 )
-from healthexporter.store.schema import migrate
-
-BUSY_TIMEOUT_MS = 30_000  # another process holding the write lock (e.g. a long reconcile page)
 
 # Columns of the GitHub data in ``dump()``: everything but the sync bookkeeping (generations).
 _DUMP_QUERIES = {
@@ -93,28 +80,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._memory = self.path == ":memory:"
-        self._write_lock = threading.Lock()
-        self._registry_lock = threading.Lock()
-        self._local = threading.local()
-        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._closed = False
-        if not self._memory:
-            _check_parent(Path(self.path))
-        connection = self._connect()
-        try:
-            if not self._memory:
-                # Persistent in the file; needs the directory to be writable (for the -wal file).
-                connection.execute("PRAGMA journal_mode=WAL").fetchone()
-            migrate(connection, self.path)
-        except sqlite3.Error as exc:
-            connection.close()
-            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
-        except StoreError:
-            connection.close()
-            raise
-        self._local.connection = connection
-        self._connections.append((threading.current_thread(), connection))
+        self._db = Connections(self.path)
 
     @classmethod
     def open(cls, path: str | Path) -> SQLiteStore:
@@ -123,103 +89,21 @@ class SQLiteStore:
         file cannot be created or written, or was written by a newer healthexporter."""
         return cls(path)
 
-    # --- connections and transactions -------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            # isolation_level=None: no implicit transactions; every transaction is explicit.
-            # check_same_thread=False: close() may close another thread's connection.
-            connection = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
-        try:
-            connection.execute("PRAGMA foreign_keys=ON")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        except sqlite3.Error as exc:
-            connection.close()
-            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
-        return connection
-
+    # --- transactions -----------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (the only one for an in-memory store)."""
-        if self._closed:
-            raise StoreError(f"store {self.path} is closed")
-        if self._memory:
-            return self._connections[0][1]
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection
-        connection = self._connect()
-        with self._registry_lock:
-            # Close the connections of threads that have ended (e.g. a thread per HTTP request).
-            alive = []
-            for thread, other in self._connections:
-                if thread.is_alive():
-                    alive.append((thread, other))
-                else:
-                    other.close()
-            alive.append((threading.current_thread(), connection))
-            self._connections = alive
-        self._local.connection = connection
-        return connection
-
-    @contextmanager
-    def _writing(self, what: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all of it is committed, or none of it (the error, e.g. a full
-        disk, is raised as ``StoreError``)."""
-        with self._write_lock:
-            connection = self._connection()
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot write {what} to store {self.path}: {exc}") from exc
-            try:
-                yield connection
-                connection.execute("COMMIT")
-            except BaseException as exc:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"cannot write {what} to store {self.path}: {exc}") from exc
-                raise
-
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        """One read transaction, so that several queries see the same snapshot; inside
-        ``reading()``, that one's."""
-        if getattr(self._local, "reading", False):
-            yield self._connection()
-            return
-        lock = self._write_lock if self._memory else _NO_LOCK
-        with lock:
-            connection = self._connection()
-            try:
-                connection.execute("BEGIN")
-                self._local.reading = True
-                try:
-                    yield connection
-                finally:
-                    self._local.reading = False
-                    if connection.in_transaction:
-                        connection.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read store {self.path}: {exc}") from exc
+        return self._db.connection()
 
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Several reads of this thread as one: all see the store as it was at the first,
         whatever a sync commits meanwhile (the next ``reading`` sees it). No writes inside."""
-        with self._reading():
+        with self._db.reading():
             yield
 
     # --- repositories -----------------------------------------------------------------------
     def save_repository(self, project: str, repository: Repository) -> None:
-        with self._writing(f"repository {repository.full_name}") as connection:
+        with self._db.writing(f"repository {repository.full_name}") as connection:
             connection.execute(
                 """INSERT INTO repositories (full_name, project, node_id, default_branch,
                        is_archived, is_fork, is_empty, created_at, pushed_at)
@@ -244,7 +128,7 @@ class SQLiteStore:
             )
 
     def repositories(self) -> list[tuple[str, Repository]]:
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             rows = connection.execute(
                 """SELECT project, full_name, node_id, default_branch, is_archived, is_fork,
                           is_empty, created_at, pushed_at
@@ -270,7 +154,7 @@ class SQLiteStore:
 
     # --- sync progress ----------------------------------------------------------------------
     def stream_state(self, repository: str, stream: Stream) -> StreamState:
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             row = connection.execute(
                 """SELECT repository, watermark, pass_kind, pass_cursor, pass_high_water,
                           generation, last_full_pass_at
@@ -292,13 +176,13 @@ class SQLiteStore:
         )
 
     def save_stream_state(self, state: StreamState) -> None:
-        with self._writing(f"{state.repository} {state.stream} state") as connection:
+        with self._db.writing(f"{state.repository} {state.stream} state") as connection:
             _write_state(connection, state)
 
     # --- pull requests and issues -----------------------------------------------------------
     def save_items(self, items: Sequence[Item], state: StreamState) -> None:
         generation = state.generation
-        with self._writing(f"{state.repository} {state.stream} page") as connection:
+        with self._db.writing(f"{state.repository} {state.stream} page") as connection:
             connection.executemany(
                 """INSERT INTO items (repository, number, kind, state, created_at, updated_at,
                        closed_at, merged_at, is_draft, author_login, author_kind,
@@ -352,7 +236,7 @@ class SQLiteStore:
             _write_state(connection, state)
 
     def save_activities(self, item: Item) -> None:
-        with self._writing(f"{item.ref} activities") as connection:
+        with self._db.writing(f"{item.ref} activities") as connection:
             row = connection.execute(
                 "SELECT generation FROM items WHERE repository = ? AND number = ?",
                 (item.repository, item.number),
@@ -366,12 +250,12 @@ class SQLiteStore:
             _merge_activities(connection, [(item, a) for a in item.activities], row[0])
 
     def item(self, repository: str, number: int) -> Item | None:
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             found = load_items(connection, repository, "?2", [number])
         return found[0] if found else None
 
     def items(self, repository: str) -> list[Item]:
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             return load_items(connection, repository)
 
     def items_since(self, repository: str, since: datetime) -> list[Item]:
@@ -385,12 +269,12 @@ class SQLiteStore:
         hold activity newer than the stored ``updated_at``, until the next poll fetches the
         item again.
         """
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             return window.items_since(connection, repository, since)
 
     # --- releases, tags, commits ------------------------------------------------------------
     def save_releases(self, releases: Sequence[Release], state: StreamState) -> None:
-        with self._writing(f"{state.repository} releases page") as connection:
+        with self._db.writing(f"{state.repository} releases page") as connection:
             connection.executemany(
                 """INSERT INTO releases (repository, tag_name, created_at, published_at,
                        is_prerelease, is_draft, generation)
@@ -415,7 +299,7 @@ class SQLiteStore:
             _write_state(connection, state)
 
     def save_tags(self, tags: Sequence[Tag], state: StreamState) -> None:
-        with self._writing(f"{state.repository} tags page") as connection:
+        with self._db.writing(f"{state.repository} tags page") as connection:
             connection.executemany(
                 """INSERT INTO tags (repository, name, commit_oid, tagged_at, generation)
                    VALUES (?, ?, ?, ?, ?)
@@ -436,7 +320,7 @@ class SQLiteStore:
             _write_state(connection, state)
 
     def save_commits(self, commits: Sequence[Commit], state: StreamState) -> None:
-        with self._writing(f"{state.repository} commits page") as connection:
+        with self._db.writing(f"{state.repository} commits page") as connection:
             connection.executemany(
                 """INSERT INTO commits (repository, oid, committed_at, authored_at,
                        author_login, author_identity, generation)
@@ -463,7 +347,7 @@ class SQLiteStore:
 
     def releases(self, repository: str) -> list[Release]:
         """Oldest first (by creation, then tag name)."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             rows = connection.execute(
                 """SELECT repository, tag_name, created_at, published_at, is_prerelease, is_draft
                    FROM releases WHERE repository = ? ORDER BY created_at, tag_name""",
@@ -477,7 +361,7 @@ class SQLiteStore:
 
     def tags(self, repository: str) -> list[Tag]:
         """Oldest first (by tag date, then name)."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             rows = connection.execute(
                 """SELECT repository, name, commit_oid, tagged_at FROM tags
                    WHERE repository = ? ORDER BY tagged_at, name""",
@@ -487,7 +371,7 @@ class SQLiteStore:
 
     def commits(self, repository: str) -> list[Commit]:
         """Oldest first (by commit date, then oid)."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             rows = connection.execute(
                 """SELECT repository, oid, committed_at, authored_at, author_login,
                           author_identity
@@ -498,7 +382,7 @@ class SQLiteStore:
 
     def commits_since(self, repository: str, since: datetime) -> list[Commit]:
         """Commits committed at or after ``since``, oldest first (by commit date, then oid)."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             return window.commits_since(connection, repository, since)
 
     # --- contributions, for the numbers that look back past what a computation loads -------
@@ -511,7 +395,7 @@ class SQLiteStore:
         ``authored_at``. A commit GitHub did not link to an account has actor kind None and its
         ``author_identity`` for a login. Deleted accounts (no login) are left out; bots are
         not (the maths tells them apart). ``health.contributors`` has the definition."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             return window.contributions_since(connection, repository, since, before)
 
     def contribution_totals(
@@ -520,17 +404,17 @@ class SQLiteStore:
         """Per actor (as in ``contributions_since``, which has the definition): how many
         contributions before ``before``, and when the first was. An actor may appear once per
         kind of contribution; the sums and the earliest are theirs."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             return window.contribution_totals(connection, repository, before)
 
     def earliest_contributions(self, repository: str) -> dict[str, datetime]:
         """Each lower-cased login's first item (by ``created_at``) or default-branch commit (by
         ``committed_at``), whenever it was: the first-timer rule's look at stored history."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             return window.earliest_contributions(connection, repository)
 
     def sweep(self, repository: str, stream: Stream, generation: int) -> int:
-        with self._writing(f"{repository} {stream} sweep") as connection:
+        with self._db.writing(f"{repository} {stream} sweep") as connection:
             kind = _ITEM_STREAMS.get(stream)
             if kind is None:
                 return connection.execute(
@@ -560,7 +444,7 @@ class SQLiteStore:
 
     # --- users ------------------------------------------------------------------------------
     def save_users(self, users: Sequence[User]) -> None:
-        with self._writing("user profiles") as connection:
+        with self._db.writing("user profiles") as connection:
             connection.executemany(
                 """INSERT INTO users (login, kind, company, fetched_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (login) DO UPDATE SET
@@ -570,7 +454,7 @@ class SQLiteStore:
             )
 
     def users(self) -> dict[str, User]:
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             rows = connection.execute("SELECT login, kind, company, fetched_at FROM users")
             return {
                 login.lower(): User(login, ACTOR_KINDS[kind], company, parse_time(fetched))
@@ -581,7 +465,7 @@ class SQLiteStore:
         """Logins of ``User`` actors (item authors, activity actors, linked commit authors)
         with no profile, then those with the oldest profiles fetched before ``stale_before``;
         ties by login. Logins differing only in case count once."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             rows = connection.execute(
                 """WITH actors (login) AS (
                        SELECT author_login FROM items
@@ -602,7 +486,7 @@ class SQLiteStore:
 
     # --- HTTP conditional-request cache ----------------------------------------------------
     def cached_response(self, url: str) -> CachedResponse | None:
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             row = connection.execute(
                 "SELECT etag, body FROM http_cache WHERE url = ?", (url,)
             ).fetchone()
@@ -610,7 +494,7 @@ class SQLiteStore:
 
     def save_cached_response(self, response: CachedResponse) -> None:
         body = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False)
-        with self._writing(f"cached response of {response.url}") as connection:
+        with self._db.writing(f"cached response of {response.url}") as connection:
             connection.execute(
                 """INSERT INTO http_cache (url, etag, body) VALUES (?, ?, ?)
                    ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, body = excluded.body""",
@@ -623,7 +507,7 @@ class SQLiteStore:
         clock-skewed runs never replace a newer one)."""
         text = json.dumps(dataclasses.asdict(report), ensure_ascii=False)
         finished = time_text(finished_at)
-        with self._writing(f"{report.repository} sync report") as connection:
+        with self._db.writing(f"{report.repository} sync report") as connection:
             connection.execute(
                 """INSERT INTO sync_reports (repository, finished_at, report, last_success_at)
                    VALUES (?1, ?2, ?3, CASE WHEN ?4 THEN ?2 END)
@@ -639,14 +523,14 @@ class SQLiteStore:
             )
 
     def last_sync_reports(self) -> dict[str, tuple[SyncReport, datetime]]:
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             rows = connection.execute(
                 "SELECT repository, report, finished_at FROM sync_reports"
             ).fetchall()
         return {name: (parse_report(text), parse_time(finished)) for name, text, finished in rows}
 
     def last_successful_sync(self, repository: str) -> datetime | None:
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             row = connection.execute(
                 "SELECT last_success_at FROM sync_reports WHERE repository = ?", (repository,)
             ).fetchone()
@@ -656,7 +540,7 @@ class SQLiteStore:
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every table of GitHub data as rows ordered by key, without generations: two stores
         that learnt the same things through different pass histories dump equal."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             return {
                 table: [tuple(row) for row in connection.execute(query)]
                 for table, query in _DUMP_QUERIES.items()
@@ -665,7 +549,7 @@ class SQLiteStore:
     def integrity_check(self) -> list[str]:
         """SQLite's ``PRAGMA integrity_check`` and ``foreign_key_check``: ``["ok"]`` when the
         file is sound."""
-        with self._reading() as connection:
+        with self._db.reading() as connection:
             problems = [str(row[0]) for row in connection.execute("PRAGMA integrity_check")]
             problems += [
                 f"foreign key: {row!r}" for row in connection.execute("PRAGMA foreign_key_check")
@@ -674,8 +558,8 @@ class SQLiteStore:
 
     def size_bytes(self) -> int:
         """The database file plus its write-ahead log."""
-        if self._memory:
-            with self._reading() as connection:
+        if self._db.memory:
+            with self._db.reading() as connection:
                 pages = connection.execute("PRAGMA page_count").fetchone()[0]
                 page_size = connection.execute("PRAGMA page_size").fetchone()[0]
             return int(pages) * int(page_size)
@@ -687,34 +571,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Close every thread's connection. Idempotent."""
-        with self._write_lock, self._registry_lock:
-            if self._closed:
-                return
-            self._closed = True
-            for _, connection in self._connections:
-                connection.close()
-            self._connections = []
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_NO_LOCK = _NoLock()
-
-
-def _check_parent(path: Path) -> None:
-    parent = path.parent
-    if not parent.exists():
-        raise StoreError(f"cannot open store {path}: directory {parent} does not exist")
-    if not parent.is_dir():
-        raise StoreError(f"cannot open store {path}: {parent} is not a directory")
-    if path.is_dir():
-        raise StoreError(f"cannot open store {path}: it is a directory")
+        self._db.close()
 
 
 def _write_state(connection: sqlite3.Connection, state: StreamState) -> None:
