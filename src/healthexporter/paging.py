@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from healthexporter.github import parse, queries
 from healthexporter.model import Activity, ActorKind, Commit, Item, ItemKind, Release, Tag
@@ -68,15 +68,13 @@ def _page_cursor(connection: Mapping[str, Any]) -> str | None:
 
 @dataclass
 class Follow:
-    """An item whose timeline is paged further until its first response is settled, the
-    timeline ends, or ``limit`` pages were fetched. ``restart``: fetch the timeline again from
-    its start (a poll whose new activity did not fit in one page)."""
+    """An item whose timeline is paged further, from ``cursor`` (None: from its start), until
+    its first response is settled, the timeline ends, or ``limit`` pages were fetched."""
 
     item: Item
     activities: list[Activity]
     cursor: str | None
     limit: int
-    restart: bool = False
     pages: int = 0
     done: bool = False
 
@@ -87,7 +85,6 @@ class Follow:
         )
 
     def take(self, node: Mapping[str, Any] | None, settled: Callable[..., bool]) -> None:
-        self.restart = False
         self.pages += 1
         if node is None:  # deleted meanwhile: keep what we have
             self.done = True
@@ -146,7 +143,8 @@ def _people(items: Sequence[Item]) -> set[str]:
     return {a.login for a in actors if a.kind is ActorKind.USER and a.login is not None}
 
 
-def _waiting(entry: Item | Follow) -> bool:
+def _waiting(entry: Item | Follow) -> TypeGuard[Follow]:
+    """A followed item whose first response is not settled yet."""
     return isinstance(entry, Follow) and not entry.done
 
 
@@ -205,19 +203,9 @@ class ItemPager(Pager):
         )
 
     def follows(self) -> list[Follow]:
-        return [
-            e for page in self.queue for e in page.entries if isinstance(e, Follow) and not e.done
-        ]
+        return [e for page in self.queue for e in page.entries if _waiting(e)]
 
-    def _follow(self, item: Item, *, restart: bool = False) -> Item | Follow:
-        if restart:
-            return Follow(
-                replace(item, activities=(), activity_cursor=None),
-                [],
-                None,
-                self.max_timeline_pages,
-                restart=True,
-            )
+    def _follow(self, item: Item) -> Item | Follow:
         if item.activity_cursor is None or self.host.settled(item, item.activities):
             return item
         return Follow(item, list(item.activities), item.activity_cursor, self.max_timeline_pages)
@@ -261,16 +249,15 @@ class ItemPager(Pager):
         ones (the store merges them). If even the new ones did not fit in a page, the item's
         whole timeline is fetched again from the start."""
         if item.activity_cursor is not None:
-            return self._follow(item, restart=True)
+            restarted = replace(item, activities=(), activity_cursor=None)
+            return Follow(restarted, [], None, self.max_timeline_pages)
         # The new activities all fit; older ones not stored before stay not stored (their item
         # was settled when it was fetched, and new activity cannot unsettle it).
         stored = self.host.store.item(self.host.repository, item.number)
         return replace(item, activity_cursor=stored.activity_cursor if stored is not None else None)
 
     def flush(self) -> None:
-        while self.queue and all(
-            not isinstance(e, Follow) or e.done for e in self.queue[0].entries
-        ):
+        while self.queue and not any(_waiting(e) for e in self.queue[0].entries):
             page = self.queue.popleft()
             items = [e.result() if isinstance(e, Follow) else e for e in page.entries]
             if not self.full_pass and not items:
@@ -436,7 +423,6 @@ def plan(
     for index, follow in enumerate(follows):
         alias = f"t{index}"
         out.follow_aliases.add(alias)
-
         out.add(follow.part(alias), functools.partial(_take_follow, follow, alias, settled))
     if out.parts:
         for index, login in enumerate(profiles[:MAX_PROFILES]):

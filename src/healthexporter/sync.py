@@ -158,7 +158,7 @@ class RepositorySync:
         progress: Progress,
         project: str,
         repository: str,
-        profiles: ProfileRider | None = None,
+        profiles: ProfileRider,
     ) -> None:
         self.client = client
         self.store = store
@@ -187,8 +187,7 @@ class RepositorySync:
         return self.clock.now()
 
     def saw(self, logins: Iterable[str]) -> None:
-        if self.profiles is not None:
-            self.profiles.saw(logins)
+        self.profiles.saw(logins)
 
     # --- GitHub calls, counted ---------------------------------------------------------------
     def _graphql_page(self, page: paging.Plan) -> dict[str, Any] | None:
@@ -336,17 +335,15 @@ class RepositorySync:
         """Advance every stream together, one bundled query (1 point) at a time."""
         pending = list(pagers)
         while pending:
-            riders = self.profiles.take(paging.MAX_PROFILES) if self.profiles else []
+            riders = self.profiles.take(paging.MAX_PROFILES)
             page = paging.plan(pending, self.page_size, self.settled, riders)
+            data = None
             try:
                 data = self._graphql_page(page)
-            except BaseException:
-                if self.profiles is not None:
+            finally:
+                if data is None:  # not asked after all: they ride in a later query
                     self.profiles.give_back(riders)
-                raise
             if data is None:
-                if self.profiles is not None:
-                    self.profiles.give_back(riders)
                 continue  # GitHub timed out: plan again with smaller pages
             for take in page.takers:
                 take(data["repository"])

@@ -224,14 +224,14 @@ def commits_part(*, first: int, after: str | None, since: str | None, prefix: st
     )
 
 
+_PROFILE = "{ __typename login ... on User { company } }"
+
+
 def profile_part(login: str, *, prefix: str) -> Part:
     """One login's profile (``repositoryOwner`` answers for users and organizations alike; a
     bot or a deleted account answers null). No connection: 0 requests, so up to 100 of them
     ride in a page query for nothing."""
-    text = f"""
-  {prefix}: repositoryOwner(login: ${prefix}Login) {{
-    __typename login ... on User {{ company }}
-  }}"""
+    text = f"\n  {prefix}: repositoryOwner(login: ${prefix}Login) {_PROFILE}"
     return Part(text, {f"{prefix}Login": ("String!", login)}, 0, root=True)
 
 
@@ -275,10 +275,7 @@ def users_query(count: int) -> str:
     if not 1 <= count <= 100:
         raise ValueError("users_query takes 1 to 100 logins")
     params = ", ".join(f"$l{i}: String!" for i in range(count))
-    body = "\n".join(
-        f"  u{i}: repositoryOwner(login: $l{i}) {{ __typename login ... on User {{ company }} }}"
-        for i in range(count)
-    )
+    body = "\n".join(f"  u{i}: repositoryOwner(login: $l{i}) {_PROFILE}" for i in range(count))
     return f"query Users({params}) {{\n  {RATE_LIMIT_FIELDS}\n{body}\n}}\n"
 
 
